@@ -1,0 +1,2 @@
+//! The `batchline` command.
+fn main() {}

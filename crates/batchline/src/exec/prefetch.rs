@@ -1,0 +1,194 @@
+//! The prefetch executor: `k + 1` workers, at most `k + 1` batches created and not released,
+//! delivery in creation order. See `exec/README.md` for the design.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use super::run::{Outcome, Run};
+use crate::batch::Batch;
+use crate::index::Sampler;
+
+struct State<B> {
+    sampler: Sampler,
+    /// The number of the next batch to create.
+    next_seq: u64,
+    /// Batches numbered below this are released by the consumer.
+    released: u64,
+    /// The number of the batch in `results[0]`.
+    base: u64,
+    /// Outcomes of batches `base..next_seq`; `None` while in flight.
+    results: VecDeque<Option<Outcome<B>>>,
+    /// The index has no batch left.
+    exhausted: bool,
+    /// No batch is created any more (a batch ended the run, or the consumer is gone).
+    closed: bool,
+    /// Workers still running.
+    live: usize,
+    consumer_waiting: bool,
+}
+
+struct Shared<B: Batch> {
+    run: Arc<Run<B>>,
+    /// `k + 1`: the most batches created and not released at once.
+    capacity: u64,
+    state: Mutex<State<B>>,
+    /// Wakes workers: a batch was released, or the run is over.
+    work: Condvar,
+    /// Wakes the consumer: the batch it waits for is done, or every worker is gone.
+    ready: Condvar,
+}
+
+/// The background half of a run with prefetch.
+pub(crate) struct Prefetch<B: Batch> {
+    shared: Arc<Shared<B>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl<B: Batch> Prefetch<B> {
+    /// Starts `workers` threads that keep `capacity` batches created and not released.
+    pub(crate) fn start(
+        run: Arc<Run<B>>,
+        sampler: Sampler,
+        first_batch: u64,
+        capacity: u64,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            run,
+            capacity,
+            state: Mutex::new(State {
+                sampler,
+                next_seq: first_batch,
+                released: first_batch,
+                base: first_batch,
+                results: VecDeque::with_capacity(capacity as usize),
+                exhausted: false,
+                closed: false,
+                live: workers,
+                consumer_waiting: false,
+            }),
+            work: Condvar::new(),
+            ready: Condvar::new(),
+        });
+        let mut me = Self {
+            shared,
+            workers: Vec::with_capacity(workers),
+        };
+        for w in 1..=workers {
+            let shared = Arc::clone(&me.shared);
+            let spawned = std::thread::Builder::new()
+                .name(format!("batchline-worker-{w}"))
+                .spawn(move || worker(&shared, w));
+            match spawned {
+                Ok(handle) => me.workers.push(handle),
+                Err(err) => {
+                    let missing = workers - me.workers.len();
+                    me.shared.state.lock().live -= missing;
+                    me.close();
+                    return Err(err);
+                }
+            }
+        }
+        Ok(me)
+    }
+
+    /// The next batch's outcome, in creation order; `None` when no batch is left.
+    pub(crate) fn next_outcome(&mut self) -> Option<(u64, Outcome<B>)> {
+        let shared = &*self.shared;
+        let mut st = shared.state.lock();
+        loop {
+            if matches!(st.results.front(), Some(Some(_))) {
+                let outcome = st.results.pop_front().flatten().expect("checked just above");
+                let seq = st.base;
+                st.base += 1;
+                return Some((seq, outcome));
+            }
+            if st.results.is_empty() && (st.exhausted || st.closed) {
+                return None;
+            }
+            if st.live == 0 {
+                // Unreachable while workers catch every panic; never wait forever regardless.
+                return None;
+            }
+            st.consumer_waiting = true;
+            shared.ready.wait(&mut st);
+            st.consumer_waiting = false;
+        }
+    }
+
+    /// Releases the oldest batch not released yet, letting one more batch be created.
+    pub(crate) fn release(&self) {
+        let mut st = self.shared.state.lock();
+        st.released += 1;
+        drop(st);
+        self.shared.work.notify_one();
+    }
+
+    /// Stops creating batches, lets in-flight batches stop at their next action boundary, and
+    /// joins every worker.
+    pub(crate) fn close(&mut self) {
+        self.shared.state.lock().closed = true;
+        self.shared.run.cancel();
+        self.shared.work.notify_all();
+        for handle in self.workers.drain(..) {
+            // Workers catch the panics of user code; a panic here is a bug of ours, and
+            // re-raising it from a drop would abort, so it is only logged.
+            if handle.join().is_err() {
+                tracing::error!("a batchline worker panicked");
+            }
+        }
+    }
+}
+
+impl<B: Batch> Drop for Prefetch<B> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Marks a worker as gone when it returns or unwinds.
+struct Live<'a, B: Batch>(&'a Shared<B>);
+
+impl<B: Batch> Drop for Live<'_, B> {
+    fn drop(&mut self) {
+        self.0.state.lock().live -= 1;
+        self.0.ready.notify_all();
+    }
+}
+
+fn worker<B: Batch>(shared: &Shared<B>, w: usize) {
+    let _live = Live(shared);
+    let mut st = shared.state.lock();
+    loop {
+        if st.closed || st.exhausted {
+            return;
+        }
+        if st.next_seq - st.released >= shared.capacity {
+            shared.work.wait(&mut st);
+            continue;
+        }
+        let Some(positions) = st.sampler.next_positions() else {
+            st.exhausted = true;
+            shared.work.notify_all();
+            shared.ready.notify_all();
+            return;
+        };
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.results.push_back(None);
+        let outcome = MutexGuard::unlocked(&mut st, || shared.run.process(seq, positions, w));
+        if shared.run.ends_run(&outcome) {
+            st.closed = true;
+            shared.run.stop_after(seq);
+            shared.work.notify_all();
+        }
+        let slot = (seq - st.base) as usize;
+        st.results[slot] = Some(outcome);
+        if slot == 0 && st.consumer_waiting {
+            shared.ready.notify_one();
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! One run of a pipeline: its plan, and the processing of one batch through it.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::lock::{Gate, LockGuard, LockRegistry, RawLock};
+use super::{Event, EventKind, Observer, PipelineError};
+use crate::batch::Batch;
+use crate::dataset::Dataset;
+use crate::pipeline::{ActionOutcome, Context, RunContext, Step};
+use crate::Action;
+
+/// A step with its locks and gate resolved for one run.
+pub(crate) enum PlanStep<B> {
+    Action {
+        action: Action<B>,
+        lock: Option<(Arc<str>, Arc<RawLock>)>,
+        gate: Option<usize>,
+    },
+    Acquire {
+        name: Arc<str>,
+        lock: Arc<RawLock>,
+    },
+    Release {
+        name: Arc<str>,
+    },
+}
+
+/// What became of one batch.
+pub(crate) enum Outcome<B> {
+    Ready(B),
+    Skipped,
+    Failed(PipelineError),
+    Stopped,
+    Cancelled,
+}
+
+/// Everything the threads of one run share.
+pub(crate) struct Run<B: Batch> {
+    dataset: Dataset<B>,
+    plan: Vec<PlanStep<B>>,
+    gates: Vec<Gate>,
+    ctx: RunContext,
+    observer: Option<Arc<dyn Observer>>,
+    pub(crate) start: Instant,
+    pub(crate) ignore_errors: bool,
+    cancelled: AtomicBool,
+    /// Batches with a larger number are abandoned (an earlier one failed or stopped the run).
+    stop_after: AtomicU64,
+}
+
+impl<B: Batch> Run<B> {
+    pub(crate) fn new(
+        dataset: Dataset<B>,
+        steps: &[Step<B>],
+        locks: &LockRegistry,
+        seed: u64,
+        observer: Option<Arc<dyn Observer>>,
+        ignore_errors: bool,
+        first_batch: u64,
+    ) -> Self {
+        let mut gates = Vec::new();
+        let plan = steps
+            .iter()
+            .map(|step| match step {
+                Step::Action(action) => {
+                    let lock_name = match (&action.lock, action.ordered) {
+                        (Some(name), _) => Some(Arc::clone(name)),
+                        (None, true) => Some(Arc::clone(&action.name)),
+                        (None, false) => None,
+                    };
+                    let gate = action.ordered.then(|| {
+                        gates.push(Gate::new(first_batch));
+                        gates.len() - 1
+                    });
+                    PlanStep::Action {
+                        action: action.clone(),
+                        lock: lock_name.map(|n| {
+                            let lock = locks.get(&n);
+                            (n, lock)
+                        }),
+                        gate,
+                    }
+                }
+                Step::AcquireLock(name) => PlanStep::Acquire {
+                    name: Arc::clone(name),
+                    lock: locks.get(name),
+                },
+                Step::ReleaseLock(name) => PlanStep::Release {
+                    name: Arc::clone(name),
+                },
+            })
+            .collect();
+        Self {
+            dataset,
+            plan,
+            gates,
+            ctx: RunContext { seed },
+            observer,
+            start: Instant::now(),
+            ignore_errors,
+            cancelled: AtomicBool::new(false),
+            stop_after: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Reports an event to the observer, if there is one.
+    #[inline]
+    pub(crate) fn emit(&self, batch: u64, worker: usize, kind: impl FnOnce() -> EventKind) {
+        if let Some(observer) = &self.observer {
+            observer.on_event(&Event {
+                time: self.start.elapsed(),
+                batch,
+                worker,
+                kind: kind(),
+            });
+        }
+    }
+
+    /// Stops every batch at its next action boundary.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.wake_gates();
+    }
+
+    /// Abandons every batch numbered after `batch`.
+    pub(crate) fn stop_after(&self, batch: u64) {
+        self.stop_after.fetch_min(batch, Ordering::SeqCst);
+        self.wake_gates();
+    }
+
+    fn wake_gates(&self) {
+        for gate in &self.gates {
+            gate.wake_all();
+        }
+    }
+
+    fn abandoned(&self, batch: u64) -> bool {
+        self.cancelled.load(Ordering::Relaxed) || batch > self.stop_after.load(Ordering::Relaxed)
+    }
+
+    /// Whether a batch with this outcome ends the run.
+    pub(crate) fn ends_run(&self, outcome: &Outcome<B>) -> bool {
+        match outcome {
+            Outcome::Failed(_) => !self.ignore_errors,
+            Outcome::Stopped => true,
+            _ => false,
+        }
+    }
+
+    /// Builds batch `batch` from the index positions and runs every step on it, catching any
+    /// panic (of an action, of the batch type or of the observer).
+    pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
+        let mut ids = None;
+        match catch_unwind(AssertUnwindSafe(|| self.process_inner(batch, positions, worker, &mut ids))) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                self.emit(batch, worker, || EventKind::BatchFailed);
+                Outcome::Failed(PipelineError::Panic {
+                    batch,
+                    ids: ids.unwrap_or_default(),
+                    action: "(executor)".into(),
+                    message: panic_message(payload.as_ref()),
+                })
+            }
+        }
+    }
+
+    fn process_inner(
+        &self,
+        batch: u64,
+        positions: Vec<usize>,
+        worker: usize,
+        ids_out: &mut Option<String>,
+    ) -> Outcome<B> {
+        let mut data = self.dataset.batch_of(self.dataset.index().batch_at(positions));
+        self.emit(batch, worker, || EventKind::BatchCreated);
+        let _span = tracing::debug_span!("batch", number = batch).entered();
+        let mut ctx = Context::new(batch, &self.ctx);
+        let mut turns = Turns {
+            gates: &self.gates,
+            batch,
+            passed: vec![false; self.gates.len()],
+        };
+        let mut held: Vec<(Arc<str>, LockGuard)> = Vec::new();
+        let fail = |data: &B, make: &dyn Fn(String) -> PipelineError| {
+            self.emit(batch, worker, || EventKind::BatchFailed);
+            Outcome::Failed(make(data.index().describe_ids()))
+        };
+        for step in &self.plan {
+            if self.abandoned(batch) {
+                self.emit(batch, worker, || EventKind::BatchCancelled);
+                return Outcome::Cancelled;
+            }
+            match step {
+                PlanStep::Action { action, lock, gate } => {
+                    if let Some(g) = *gate {
+                        if !turns.passed[g] {
+                            let name = lock.as_ref().map(|l| &l.0).unwrap_or(&action.name);
+                            self.emit(batch, worker, || EventKind::LockWaiting { lock: Arc::clone(name) });
+                            if !self.gates[g].wait_turn(batch, || self.abandoned(batch)) {
+                                self.emit(batch, worker, || EventKind::BatchCancelled);
+                                return Outcome::Cancelled;
+                            }
+                        }
+                    }
+                    let guard = lock.as_ref().map(|(name, l)| self.acquire(name, l, batch, worker));
+                    self.emit(batch, worker, || EventKind::ActionStarted { action: Arc::clone(&action.name) });
+                    let result = {
+                        let _span = tracing::trace_span!("action", name = &*action.name).entered();
+                        catch_unwind(AssertUnwindSafe(|| (action.f)(&mut data, &mut ctx)))
+                    };
+                    self.emit(batch, worker, || EventKind::ActionFinished { action: Arc::clone(&action.name) });
+                    if let Some(guard) = guard {
+                        drop(guard);
+                        let name = &lock.as_ref().expect("a guard has a lock").0;
+                        self.emit(batch, worker, || EventKind::LockReleased { lock: Arc::clone(name) });
+                    }
+                    if let Some(g) = *gate {
+                        turns.pass(g);
+                    }
+                    let error = match result {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(err)) => err,
+                        Err(payload) => {
+                            let message = panic_message(payload.as_ref());
+                            return fail(&data, &|ids| PipelineError::Panic {
+                                batch,
+                                ids,
+                                action: Arc::clone(&action.name),
+                                message: message.clone(),
+                            });
+                        }
+                    };
+                    return match error.into_outcome() {
+                        ActionOutcome::Skip => {
+                            self.emit(batch, worker, || EventKind::BatchSkipped);
+                            Outcome::Skipped
+                        }
+                        ActionOutcome::Stop => {
+                            self.emit(batch, worker, || EventKind::BatchSkipped);
+                            Outcome::Stopped
+                        }
+                        ActionOutcome::Failed { message, source } => {
+                            *ids_out = Some(data.index().describe_ids());
+                            self.emit(batch, worker, || EventKind::BatchFailed);
+                            Outcome::Failed(PipelineError::Action {
+                                batch,
+                                ids: data.index().describe_ids(),
+                                action: Arc::clone(&action.name),
+                                message,
+                                source,
+                            })
+                        }
+                    };
+                }
+                PlanStep::Acquire { name, lock } => {
+                    if held.iter().any(|(n, _)| n == name) {
+                        return fail(&data, &|ids| PipelineError::Lock {
+                            batch,
+                            ids,
+                            lock: Arc::clone(name),
+                            message: "acquire_lock on a lock the batch already holds".into(),
+                        });
+                    }
+                    let guard = self.acquire(name, lock, batch, worker);
+                    held.push((Arc::clone(name), guard));
+                }
+                PlanStep::Release { name } => {
+                    let Some(pos) = held.iter().position(|(n, _)| n == name) else {
+                        return fail(&data, &|ids| PipelineError::Lock {
+                            batch,
+                            ids,
+                            lock: Arc::clone(name),
+                            message: "release_lock on a lock the batch does not hold".into(),
+                        });
+                    };
+                    drop(held.remove(pos));
+                    self.emit(batch, worker, || EventKind::LockReleased { lock: Arc::clone(name) });
+                }
+            }
+        }
+        drop(held);
+        self.emit(batch, worker, || EventKind::BatchReady);
+        Outcome::Ready(data)
+    }
+
+    fn acquire(&self, name: &Arc<str>, lock: &Arc<RawLock>, batch: u64, worker: usize) -> LockGuard {
+        let guard = match lock.try_lock_arc() {
+            Some(guard) => guard,
+            None => {
+                self.emit(batch, worker, || EventKind::LockWaiting { lock: Arc::clone(name) });
+                lock.lock_arc()
+            }
+        };
+        self.emit(batch, worker, || EventKind::LockAcquired { lock: Arc::clone(name) });
+        guard
+    }
+}
+
+/// The ordered gates a batch has yet to pass; passes them all when dropped, so that a batch
+/// that ends early (or unwinds) never blocks the batches after it.
+struct Turns<'a> {
+    gates: &'a [Gate],
+    batch: u64,
+    passed: Vec<bool>,
+}
+
+impl Turns<'_> {
+    fn pass(&mut self, gate: usize) {
+        if !self.passed[gate] {
+            self.passed[gate] = true;
+            self.gates[gate].pass(self.batch);
+        }
+    }
+}
+
+impl Drop for Turns<'_> {
+    fn drop(&mut self) {
+        for g in 0..self.gates.len() {
+            self.pass(g);
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

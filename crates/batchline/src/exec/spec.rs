@@ -1,0 +1,159 @@
+//! [`RunSpec`]: what a run draws and how it executes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::Observer;
+use crate::index::{BatchSpec, IndexError, Shuffle};
+
+/// How to run a pipeline: the [`BatchSpec`] of the index (batch size, shuffle, epochs or
+/// iterations, drop_last) plus prefetch, error handling, the run's seed and an event observer.
+///
+/// # Examples
+///
+/// ```
+/// use batchline::{EventRecorder, RunSpec};
+///
+/// let recorder = EventRecorder::new();
+/// let spec = RunSpec::new(64)
+///     .shuffle(42)          // seeded: every epoch reshuffled, reproducible to the bit
+///     .n_epochs(2)
+///     .drop_last(true)
+///     .prefetch(3)          // 3 batches processed in the background
+///     .ignore_errors(true)  // failed batches are skipped and counted
+///     .observer(recorder.clone());
+/// assert_eq!(spec.prefetch_depth(), 3);
+/// ```
+#[derive(Clone)]
+pub struct RunSpec {
+    pub(crate) batches: BatchSpec,
+    pub(crate) prefetch: usize,
+    pub(crate) ignore_errors: bool,
+    pub(crate) seed: Option<u64>,
+    pub(crate) observer: Option<Arc<dyn Observer>>,
+}
+
+impl fmt::Debug for RunSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunSpec")
+            .field("batches", &self.batches)
+            .field("prefetch", &self.prefetch)
+            .field("ignore_errors", &self.ignore_errors)
+            .field("seed", &self.seed)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl From<BatchSpec> for RunSpec {
+    fn from(batches: BatchSpec) -> Self {
+        Self {
+            batches,
+            prefetch: 0,
+            ignore_errors: false,
+            seed: None,
+            observer: None,
+        }
+    }
+}
+
+impl RunSpec {
+    /// A spec for batches of `batch_size` items, in index order, no prefetch.
+    pub fn new(batch_size: usize) -> Self {
+        BatchSpec::new(batch_size).into()
+    }
+
+    /// Sets the shuffle: a [`Shuffle`], a `u64` seed, or a `bool`.
+    #[must_use]
+    pub fn shuffle(mut self, shuffle: impl Into<Shuffle>) -> Self {
+        self.batches = self.batches.shuffle(shuffle);
+        self
+    }
+
+    /// Ends the run after `n` epochs.
+    #[must_use]
+    pub fn n_epochs(mut self, n: u64) -> Self {
+        self.batches = self.batches.n_epochs(n);
+        self
+    }
+
+    /// Ends the run after `n` batches.
+    #[must_use]
+    pub fn n_iters(mut self, n: u64) -> Self {
+        self.batches = self.batches.n_iters(n);
+        self
+    }
+
+    /// Drops the items at the end of an epoch that do not fill a batch.
+    #[must_use]
+    pub fn drop_last(mut self, drop_last: bool) -> Self {
+        self.batches = self.batches.drop_last(drop_last);
+        self
+    }
+
+    /// Processes `k` batches in the background beyond the one the consumer holds.
+    ///
+    /// `0` (the default) runs every action on the consumer's thread when it asks for a batch.
+    #[must_use]
+    pub fn prefetch(mut self, k: usize) -> Self {
+        self.prefetch = k;
+        self
+    }
+
+    /// Skips failed batches (counting them in the report and logging them through `tracing`)
+    /// instead of ending the run with the error.
+    #[must_use]
+    pub fn ignore_errors(mut self, ignore: bool) -> Self {
+        self.ignore_errors = ignore;
+        self
+    }
+
+    /// Sets the run's seed, from which every batch's random generator derives.
+    ///
+    /// Without it, the seed of [`Shuffle::Seeded`] is used, or else one drawn from entropy.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sends every event of the run to `observer`.
+    #[must_use]
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// The index part of the spec.
+    pub fn batch_spec(&self) -> &BatchSpec {
+        &self.batches
+    }
+
+    /// The prefetch depth `k`.
+    pub fn prefetch_depth(&self) -> usize {
+        self.prefetch
+    }
+
+    /// Resolves the run seed and the shuffle seed.
+    pub(crate) fn seeds(&self) -> (u64, Option<u64>) {
+        let run_seed = self.seed.unwrap_or(match self.batches.shuffle {
+            Shuffle::Seeded(s) => s,
+            _ => rand::random(),
+        });
+        let shuffle_seed = match self.batches.shuffle {
+            Shuffle::Off => None,
+            Shuffle::Seeded(s) => Some(s),
+            Shuffle::Random => Some(run_seed),
+        };
+        (run_seed, shuffle_seed)
+    }
+
+    /// Checks the spec against an index of `len` items.
+    ///
+    /// # Errors
+    ///
+    /// As [`BatchSpec::validate`].
+    pub fn validate(&self, len: usize) -> Result<(), IndexError> {
+        self.batches.validate(len)
+    }
+}

@@ -1,0 +1,316 @@
+//! Batch generation over epochs.
+
+use std::fmt;
+
+use rand::seq::SliceRandom;
+
+use super::{spec::shuffle_rng, DatasetIndex, Id};
+
+/// The ids of one batch, with their positions in the index they were drawn from.
+///
+/// # Examples
+///
+/// ```
+/// use batchline::index::{BatchSpec, DatasetIndex};
+///
+/// let index = DatasetIndex::from_ids(["a", "b", "c"])?;
+/// let first = index.gen_batch(&BatchSpec::new(2))?.next().unwrap();
+/// assert_eq!(first.ids(), &["a", "b"]);
+/// assert_eq!(first.positions(), &[0, 1]);
+/// assert_eq!(first.len(), 2);
+/// # Ok::<(), batchline::index::IndexError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct BatchIndex<I: Id = usize> {
+    ids: Vec<I>,
+    positions: Vec<usize>,
+}
+
+impl<I: Id> BatchIndex<I> {
+    pub(crate) fn from_positions(all: &[I], positions: Vec<usize>) -> Self {
+        Self {
+            ids: positions.iter().map(|&p| all[p].clone()).collect(),
+            positions,
+        }
+    }
+
+    /// A batch index of the given ids at the given positions.
+    ///
+    /// # Panics
+    ///
+    /// If `ids` and `positions` differ in length.
+    pub fn new(ids: Vec<I>, positions: Vec<usize>) -> Self {
+        assert_eq!(ids.len(), positions.len(), "one position per id");
+        Self { ids, positions }
+    }
+
+    /// The ids of the batch's items, in batch order.
+    pub fn ids(&self) -> &[I] {
+        &self.ids
+    }
+
+    /// The positions of the batch's items in the index they were drawn from.
+    pub fn positions(&self) -> &[usize] {
+        &self.positions
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the batch has no item.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The first few ids as text, for error messages.
+    pub(crate) fn describe_ids(&self) -> String {
+        const SHOWN: usize = 5;
+        let mut s = String::from("[");
+        for (i, id) in self.ids.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(&format!("{id:?}"));
+        }
+        if self.ids.len() > SHOWN {
+            s.push_str(&format!(", … {} more", self.ids.len() - SHOWN));
+        }
+        s.push(']');
+        s
+    }
+}
+
+impl<I: Id> fmt::Debug for BatchIndex<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchIndex")
+            .field("ids", &self.describe_ids())
+            .finish()
+    }
+}
+
+/// The position of a batch generation: which epoch, where in it, how many batches so far.
+#[derive(Debug, Clone)]
+pub(crate) struct Sampler {
+    len: usize,
+    batch_size: usize,
+    drop_last: bool,
+    shuffle_seed: Option<u64>,
+    n_epochs: Option<u64>,
+    n_iters: Option<u64>,
+    /// Completed epochs.
+    epoch: u64,
+    /// Position in the current epoch's order.
+    start: usize,
+    /// Batches drawn so far.
+    iters: u64,
+    stopped: bool,
+    /// The permutation of the epoch `order_epoch`, when shuffling.
+    order: Vec<usize>,
+    order_epoch: Option<u64>,
+}
+
+impl Sampler {
+    pub(crate) fn new(
+        len: usize,
+        batch_size: usize,
+        drop_last: bool,
+        shuffle_seed: Option<u64>,
+        n_epochs: Option<u64>,
+        n_iters: Option<u64>,
+    ) -> Self {
+        Self {
+            len,
+            batch_size,
+            drop_last,
+            shuffle_seed,
+            n_epochs,
+            n_iters,
+            epoch: 0,
+            start: 0,
+            iters: 0,
+            stopped: false,
+            order: Vec::new(),
+            order_epoch: None,
+        }
+    }
+
+    fn epochs_done(&self) -> bool {
+        self.n_epochs.is_some_and(|e| self.epoch >= e)
+    }
+
+    /// Appends the positions `range` of the current epoch's order to `out`.
+    fn take(&mut self, from: usize, to: usize, out: &mut Vec<usize>) {
+        match self.shuffle_seed {
+            None => out.extend(from..to),
+            Some(seed) => {
+                if self.order_epoch != Some(self.epoch) {
+                    self.order.clear();
+                    self.order.extend(0..self.len);
+                    self.order.shuffle(&mut shuffle_rng(seed, self.epoch));
+                    self.order_epoch = Some(self.epoch);
+                }
+                out.extend_from_slice(&self.order[from..to]);
+            }
+        }
+    }
+
+    /// The positions of the next batch, or `None` when the run is over.
+    pub(crate) fn next_positions(&mut self) -> Option<Vec<usize>> {
+        loop {
+            if self.stopped
+                || self.n_iters.is_some_and(|n| self.iters >= n)
+                || self.epochs_done()
+            {
+                self.stopped = true;
+                return None;
+            }
+            let mut out = Vec::with_capacity(self.batch_size);
+            let remaining = self.len - self.start;
+            if remaining > self.batch_size {
+                let from = self.start;
+                self.start += self.batch_size;
+                self.take(from, self.start, &mut out);
+                self.iters += 1;
+                return Some(out);
+            }
+            // This batch ends the epoch.
+            let need = self.batch_size - remaining;
+            if need > 0 && self.drop_last {
+                self.epoch += 1;
+                self.start = 0;
+                continue;
+            }
+            self.take(self.start, self.len, &mut out);
+            self.epoch += 1;
+            self.start = 0;
+            self.iters += 1;
+            if need > 0 {
+                if self.epochs_done() {
+                    self.stopped = true;
+                } else {
+                    self.take(0, need, &mut out);
+                    self.start = need;
+                }
+            }
+            return Some(out);
+        }
+    }
+}
+
+/// An iterator over the batches of an index: see [`DatasetIndex::gen_batch`].
+#[derive(Debug)]
+pub struct Batches<I: Id = usize> {
+    index: DatasetIndex<I>,
+    sampler: Sampler,
+}
+
+impl<I: Id> Batches<I> {
+    pub(crate) fn new(index: DatasetIndex<I>, sampler: Sampler) -> Self {
+        Self { index, sampler }
+    }
+}
+
+impl<I: Id> Iterator for Batches<I> {
+    type Item = BatchIndex<I>;
+
+    fn next(&mut self) -> Option<BatchIndex<I>> {
+        let positions = self.sampler.next_positions()?;
+        Some(self.index.batch_at(positions))
+    }
+}
+
+impl<I: Id> std::iter::FusedIterator for Batches<I> {}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{BatchSpec, IndexError, Shuffle};
+    use super::*;
+
+    fn ids(len: usize, spec: &BatchSpec) -> Vec<Vec<usize>> {
+        DatasetIndex::from_count(len)
+            .gen_batch(spec)
+            .unwrap()
+            .map(|b| b.ids().to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn batchflow_examples() {
+        let spec = BatchSpec::new(3).n_epochs(2);
+        assert_eq!(ids(4, &spec), vec![vec![0, 1, 2], vec![3, 0, 1], vec![2, 3]]);
+        let spec = spec.drop_last(true);
+        assert_eq!(ids(4, &spec), vec![vec![0, 1, 2], vec![0, 1, 2]]);
+    }
+
+    #[test]
+    fn one_epoch_by_default_and_exact_fit() {
+        assert_eq!(ids(4, &BatchSpec::new(2)), vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(ids(5, &BatchSpec::new(5).n_epochs(2)), vec![(0..5).collect::<Vec<_>>(); 2]);
+        assert_eq!(ids(3, &BatchSpec::new(2)), vec![vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn n_iters_runs_over_epochs() {
+        let got = ids(3, &BatchSpec::new(2).n_iters(4));
+        assert_eq!(got, vec![vec![0, 1], vec![2, 0], vec![1, 2], vec![0, 1]]);
+        let got = ids(3, &BatchSpec::new(2).n_iters(3).drop_last(true));
+        assert_eq!(got, vec![vec![0, 1], vec![0, 1], vec![0, 1]]);
+        assert!(ids(3, &BatchSpec::new(2).n_iters(0)).is_empty());
+        assert!(ids(3, &BatchSpec::new(2).n_epochs(0)).is_empty());
+    }
+
+    #[test]
+    fn spec_errors() {
+        let index = DatasetIndex::from_count(4);
+        assert!(matches!(
+            index.gen_batch(&BatchSpec::new(0)),
+            Err(IndexError::ZeroBatchSize)
+        ));
+        let err = index.gen_batch(&BatchSpec::new(5)).unwrap_err();
+        assert!(matches!(err, IndexError::BatchTooLarge { batch_size: 5, len: 4 }));
+        assert_eq!(err.to_string(), "batch_size 5 is larger than the index (4 items)");
+        assert!(matches!(
+            index.gen_batch(&BatchSpec::new(2).n_epochs(1).n_iters(1)),
+            Err(IndexError::EpochsAndIters)
+        ));
+        let mut index = index;
+        assert!(index.next_batch(&BatchSpec::new(0)).is_err());
+    }
+
+    #[test]
+    fn every_epoch_is_reshuffled() {
+        let spec = BatchSpec::new(10).n_epochs(3).shuffle(Shuffle::Seeded(7));
+        let got = ids(10, &spec);
+        assert_eq!(got.len(), 3);
+        assert_ne!(got[0], got[1]);
+        assert_ne!(got[1], got[2]);
+        for epoch in &got {
+            let mut e = epoch.clone();
+            e.sort_unstable();
+            assert_eq!(e, (0..10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn next_batch_is_endless_by_default_and_stops_with_epochs() {
+        let mut index = DatasetIndex::from_count(3);
+        let spec = BatchSpec::new(2);
+        for _ in 0..10 {
+            assert_eq!(index.next_batch(&spec).unwrap().unwrap().len(), 2);
+        }
+        index.reset_iter();
+        let spec = BatchSpec::new(2).n_epochs(1);
+        assert_eq!(index.next_batch(&spec).unwrap().unwrap().ids(), &[0, 1]);
+        assert_eq!(index.next_batch(&spec).unwrap().unwrap().ids(), &[2]);
+        assert!(index.next_batch(&spec).unwrap().is_none());
+        assert!(index.next_batch(&spec).unwrap().is_none());
+    }
+
+    #[test]
+    fn describe_ids_is_short() {
+        let b = BatchIndex::new((0..8).collect(), (0..8).collect());
+        assert_eq!(b.describe_ids(), "[0, 1, 2, 3, 4, … 3 more]");
+    }
+}
