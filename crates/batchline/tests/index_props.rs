@@ -1,0 +1,75 @@
+//! Property tests of batch generation.
+
+use batchline::index::{BatchSpec, DatasetIndex, Shuffle};
+use proptest::prelude::*;
+
+fn batches(n: usize, spec: &BatchSpec) -> Vec<Vec<usize>> {
+    DatasetIndex::from_count(n).gen_batch(spec).unwrap().map(|b| b.ids().to_vec()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn every_epoch_covers_every_id_once(n in 1usize..60, bs_seed in 0usize..1000, epochs in 1u64..5, shuffle in any::<Option<u64>>()) {
+        let bs = 1 + bs_seed % n;
+        let spec = BatchSpec::new(bs).n_epochs(epochs).shuffle(shuffle.map_or(Shuffle::Off, Shuffle::Seeded));
+        let flat: Vec<usize> = batches(n, &spec).concat();
+        prop_assert_eq!(flat.len(), n * epochs as usize);
+        for epoch in flat.chunks(n) {
+            let mut e = epoch.to_vec();
+            e.sort_unstable();
+            prop_assert_eq!(e, (0..n).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn counts_match_the_closed_formula(n in 1usize..60, bs_seed in 0usize..1000, epochs in 0u64..5, drop_last in any::<bool>()) {
+        let bs = 1 + bs_seed % n;
+        let spec = BatchSpec::new(bs).n_epochs(epochs).drop_last(drop_last);
+        let got = batches(n, &spec);
+        let formula = if drop_last { epochs * (n / bs) as u64 } else { (epochs * n as u64).div_ceil(bs as u64) };
+        prop_assert_eq!(got.len() as u64, formula);
+        prop_assert_eq!(spec.total_batches(n, false), Some(formula));
+        if drop_last {
+            prop_assert!(got.iter().all(|b| b.len() == bs), "no short batch with drop_last");
+        } else if let Some((last, rest)) = got.split_last() {
+            prop_assert!(rest.iter().all(|b| b.len() == bs));
+            prop_assert!(!last.is_empty() && last.len() <= bs);
+        }
+    }
+
+    #[test]
+    fn n_iters_gives_exactly_that_many_full_batches(n in 1usize..40, bs_seed in 0usize..1000, iters in 0u64..50, drop_last in any::<bool>()) {
+        let bs = 1 + bs_seed % n;
+        let got = batches(n, &BatchSpec::new(bs).n_iters(iters).drop_last(drop_last));
+        prop_assert_eq!(got.len() as u64, iters);
+        prop_assert!(got.iter().all(|b| b.len() == bs));
+    }
+
+    #[test]
+    fn seeded_shuffles_reproduce_and_seeds_differ(n in 8usize..80, seed in any::<u64>()) {
+        let spec = |s| BatchSpec::new(n).n_epochs(2).shuffle(s);
+        prop_assert_eq!(batches(n, &spec(seed)), batches(n, &spec(seed)));
+        // Two seeds giving the same two permutations of >= 8 items is (8!)^-2-unlikely.
+        prop_assert_ne!(batches(n, &spec(seed)), batches(n, &spec(seed.wrapping_add(1))));
+    }
+
+    #[test]
+    fn next_batch_matches_gen_batch(n in 1usize..30, bs_seed in 0usize..100, epochs in 1u64..4, seed in any::<u64>(), drop_last in any::<bool>()) {
+        let bs = 1 + bs_seed % n;
+        let spec = BatchSpec::new(bs).n_epochs(epochs).shuffle(seed).drop_last(drop_last);
+        let mut index = DatasetIndex::from_count(n);
+        let mut stepwise = Vec::new();
+        while let Some(b) = index.next_batch(&spec).unwrap() {
+            stepwise.push(b.ids().to_vec());
+        }
+        prop_assert_eq!(stepwise, batches(n, &spec));
+    }
+}
+
+#[test]
+fn random_shuffle_differs_between_runs() {
+    let spec = BatchSpec::new(100).shuffle(true);
+    assert_ne!(batches(100, &spec), batches(100, &spec));
+}

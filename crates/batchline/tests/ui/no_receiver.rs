@@ -1,0 +1,10 @@
+#![allow(unused)]
+struct B;
+
+#[batchline::actions]
+impl B {
+    #[action]
+    fn make(n: usize) {}
+}
+
+fn main() {}

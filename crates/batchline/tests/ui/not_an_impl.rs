@@ -1,0 +1,5 @@
+#![allow(unused)]
+#[batchline::actions]
+struct B;
+
+fn main() {}
