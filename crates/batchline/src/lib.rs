@@ -59,3 +59,8 @@ pub mod __private {
     pub use core::any::Any;
     pub use core::convert::Into;
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

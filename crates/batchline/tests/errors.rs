@@ -41,7 +41,7 @@ fn an_error_arrives_at_its_place_and_ends_the_run() {
         assert_eq!(got[2], Ok(vec![4, 5]));
         assert_eq!(
             got[3],
-            Err("batch 3 [6, 7]: action \"parse\" failed: invalid digit found in string".to_string())
+            Err("batch #4 [6, 7]: action \"parse\" failed: invalid digit found in string".to_string())
         );
     }
 }
@@ -85,7 +85,7 @@ fn panics_are_caught_and_reported_at_their_place() {
         assert_eq!(got.len(), 3);
         let err = got[2].as_ref().unwrap_err();
         assert!(matches!(err, PipelineError::Panic { batch: 2, .. }));
-        assert_eq!(err.to_string(), "batch 2 [2]: action \"boom\" panicked: exploded on [2]");
+        assert_eq!(err.to_string(), "batch #3 [2]: action \"boom\" panicked: exploded on [2]");
     }
 }
 

@@ -94,7 +94,7 @@ fn pipeline_lock_sections_are_exclusive_and_released() {
 #[test]
 fn misused_lock_steps_are_errors() {
     let err = dataset(4).p().release_lock("x").run(&RunSpec::new(2)).unwrap_err();
-    assert_eq!(err.to_string(), "batch 0 [0, 1]: lock \"x\": release_lock on a lock the batch does not hold");
+    assert_eq!(err.to_string(), "batch #1 [0, 1]: lock \"x\": release_lock on a lock the batch does not hold");
     let err = dataset(4)
         .p()
         .acquire_lock("x")

@@ -68,3 +68,35 @@ pub trait Batch: Sized + Send + 'static {
         self.index().ids()
     }
 }
+
+/// The simplest batch: its ids and nothing else, for pipelines whose actions fetch or compute
+/// everything themselves (and for demos and benchmarks).
+///
+/// # Examples
+///
+/// ```
+/// use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
+/// use batchline::batch::IdsBatch;
+///
+/// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(5), ());
+/// let sizes: Vec<usize> = ds.p().gen_batch(&RunSpec::new(2))?.map(|b| b.unwrap().len()).collect();
+/// assert_eq!(sizes, [2, 2, 1]);
+/// # Ok::<(), batchline::PipelineError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdsBatch<I: Id = usize> {
+    index: BatchIndex<I>,
+}
+
+impl<I: Id> Batch for IdsBatch<I> {
+    type Id = I;
+    type Source = ();
+
+    fn create(index: BatchIndex<I>, _source: &Arc<()>) -> Self {
+        Self { index }
+    }
+
+    fn index(&self) -> &BatchIndex<I> {
+        &self.index
+    }
+}

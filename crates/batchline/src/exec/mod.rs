@@ -46,11 +46,14 @@ use prefetch::Prefetch;
 use run::{panic_message, Outcome};
 
 /// Why a run could not deliver a batch.
+///
+/// The `batch` fields count from 0 like [`Context::batch`](crate::Context::batch); messages
+/// number batches from 1 (`batch #1`), like the listing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
     /// An action returned an error.
-    #[error("batch {batch} {ids}: action {action:?} failed: {message}")]
+    #[error("batch #{} {ids}: action {action:?} failed: {message}", .batch + 1)]
     Action {
         /// The batch's number in the run (0 for the first).
         batch: u64,
@@ -65,7 +68,7 @@ pub enum PipelineError {
         source: Option<Box<dyn StdError + Send + Sync + 'static>>,
     },
     /// An action (or the batch type) panicked; the panic was caught.
-    #[error("batch {batch} {ids}: action {action:?} panicked: {message}")]
+    #[error("batch #{} {ids}: action {action:?} panicked: {message}", .batch + 1)]
     Panic {
         /// The batch's number in the run.
         batch: u64,
@@ -77,7 +80,7 @@ pub enum PipelineError {
         message: String,
     },
     /// A pipeline lock step was misused (released without being held, or taken twice).
-    #[error("batch {batch} {ids}: lock {lock:?}: {message}")]
+    #[error("batch #{} {ids}: lock {lock:?}: {message}", .batch + 1)]
     Lock {
         /// The batch's number in the run.
         batch: u64,
