@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use batchline::batch::IdsBatch;
 use batchline::{
-    ActionError, ActionResult, Arg, Batch, BatchIndex, Context, Dataset, DatasetIndex, EventRecorder, RunSpec,
+    ActionError, ActionResult, Arg, Batch, BatchIndex, Context, Dataset, DatasetIndex,
+    EventRecorder, RunSpec,
 };
 use rand::Rng;
 
@@ -85,7 +86,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .train
         .p()
         .load()
-        .scale(Arg::from_fn(|ctx: &mut Context| ctx.rng().random_range(0.5..2.0)))
+        .scale(Arg::from_fn(|ctx: &mut Context| {
+            ctx.rng().random_range(0.5..2.0)
+        }))
         .summarize();
     let spec = RunSpec::new(160).shuffle(7).n_epochs(2).prefetch(2);
     println!("\nbatches of 160, shuffled (seed 7), 2 epochs, prefetch 2:");
@@ -108,16 +111,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. The documentation's example: three actions, with prefetch 0 and then 1.
     let seed_pipeline = Dataset::<IdsBatch>::new(DatasetIndex::from_count(12), ())
         .p()
-        .apply("action 1", |_: &mut IdsBatch, _: &mut Context| sleep(Duration::from_millis(20)))
-        .apply("action 2", |_: &mut IdsBatch, _: &mut Context| sleep(Duration::from_millis(20)))
-        .apply("action 3", |_: &mut IdsBatch, _: &mut Context| sleep(Duration::from_millis(20)));
+        .apply("action 1", |_: &mut IdsBatch, _: &mut Context| {
+            sleep(Duration::from_millis(20))
+        })
+        .apply("action 2", |_: &mut IdsBatch, _: &mut Context| {
+            sleep(Duration::from_millis(20))
+        })
+        .apply("action 3", |_: &mut IdsBatch, _: &mut Context| {
+            sleep(Duration::from_millis(20))
+        });
     let mut times = Vec::new();
     for k in [0, 1] {
         let recorder = EventRecorder::new();
         let start = Instant::now();
         seed_pipeline.run(&RunSpec::new(4).prefetch(k).observer(recorder.clone()))?;
         times.push(start.elapsed());
-        println!("\nprefetch = {k} ({:?}):\n{}", start.elapsed(), recorder.listing());
+        println!(
+            "\nprefetch = {k} ({:?}):\n{}",
+            start.elapsed(),
+            recorder.listing()
+        );
     }
     println!(
         "speed-up of prefetch 1 over prefetch 0: {:.2}x",

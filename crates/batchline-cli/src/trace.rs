@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use batchline::batch::IdsBatch;
-use batchline::{Action, ActionError, Context, Dataset, DatasetIndex, EventRecorder, Pipeline, RunSpec, Shuffle};
+use batchline::{
+    Action, ActionError, Context, Dataset, DatasetIndex, EventRecorder, Pipeline, RunSpec, Shuffle,
+};
 use clap::{Args, ValueEnum};
 
 /// Output formats of `trace`.
@@ -62,7 +64,11 @@ fn pipeline(args: &TraceArgs) -> anyhow::Result<Pipeline<IdsBatch>> {
     let dataset: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(items), ());
     let ms = Duration::from_millis(args.action_ms);
     let fail_at = args.fail_at;
-    let mut p = dataset.p().apply("action 1", move |_: &mut IdsBatch, _: &mut Context| sleep(ms));
+    let mut p = dataset
+        .p()
+        .apply("action 1", move |_: &mut IdsBatch, _: &mut Context| {
+            sleep(ms)
+        });
     let mut second = Action::new("action 2", move |_: &mut IdsBatch, ctx: &mut Context| {
         sleep(ms);
         if fail_at == Some(ctx.batch() + 1) {
@@ -73,8 +79,12 @@ fn pipeline(args: &TraceArgs) -> anyhow::Result<Pipeline<IdsBatch>> {
     if args.lock {
         second = second.lock("action 2");
     }
-    p = p.add(second);
-    Ok(p.apply("action 3", move |_: &mut IdsBatch, _: &mut Context| sleep(ms)))
+    p = p.push(second);
+    Ok(
+        p.apply("action 3", move |_: &mut IdsBatch, _: &mut Context| {
+            sleep(ms)
+        }),
+    )
 }
 
 /// Runs `batchline trace`.
@@ -92,12 +102,16 @@ pub(crate) fn run(args: &TraceArgs) -> anyhow::Result<ExitCode> {
         Format::Chrome => recorder.chrome_trace() + "\n",
     };
     match &args.out {
-        Some(path) => std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => io::stdout().lock().write_all(text.as_bytes())?,
     }
     let report = result?;
     if report.failed > 0 {
-        eprintln!("batchline: {} batch(es) failed and were skipped", report.failed);
+        eprintln!(
+            "batchline: {} batch(es) failed and were skipped",
+            report.failed
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

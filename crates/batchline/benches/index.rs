@@ -1,4 +1,5 @@
 //! Batch generation speed: index slices per second for 10 million ids.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::hint::black_box;
 
@@ -18,7 +19,10 @@ fn gen_batch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCHES));
     for (name, spec) in [
         ("ordered", BatchSpec::new(BATCH).n_iters(BATCHES)),
-        ("shuffled", BatchSpec::new(BATCH).n_iters(BATCHES).shuffle(7)),
+        (
+            "shuffled",
+            BatchSpec::new(BATCH).n_iters(BATCHES).shuffle(7),
+        ),
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(

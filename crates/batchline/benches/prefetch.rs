@@ -1,5 +1,6 @@
 //! The executor's figures, each next to its baseline in the same group:
 //! overhead per batch, latency hiding, CPU-bound speed-up, early drop.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use batchline::batch::IdsBatch;
 use batchline::index::BatchSpec;
-use batchline::{Context, Dataset, DatasetIndex, Event, EventKind, Pipeline, RunSpec};
+use batchline::{Batch, Context, Dataset, DatasetIndex, Event, EventKind, Pipeline, RunSpec};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pariter::IteratorExt;
 
@@ -111,7 +112,9 @@ fn cpu_action(b: &mut IdsBatch, _: &mut Context) {
 
 /// One ~5 ms computation per batch, 64 batches; the machine's own 2-thread capacity alongside.
 fn cpu_bound(c: &mut Criterion) {
-    let p = Dataset::<IdsBatch>::new(DatasetIndex::from_count(64), ()).p().apply("compute", cpu_action);
+    let p = Dataset::<IdsBatch>::new(DatasetIndex::from_count(64), ())
+        .p()
+        .apply("compute", cpu_action);
     let mut group = c.benchmark_group("cpu_64_batches_5ms");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(200));
@@ -151,11 +154,14 @@ fn early_drop(c: &mut Criterion) {
                 let dropped = Arc::new(AtomicBool::new(false));
                 let (d, late) = (Arc::clone(&dropped), Arc::clone(&late_starts));
                 let observer = move |e: &Event| {
-                    if matches!(e.kind, EventKind::ActionStarted { .. }) && d.load(Ordering::SeqCst) {
+                    if matches!(e.kind, EventKind::ActionStarted { .. }) && d.load(Ordering::SeqCst)
+                    {
                         late.fetch_add(1, Ordering::SeqCst);
                     }
                 };
-                let mut iter = p.gen_batch(&RunSpec::new(1).prefetch(3).observer(observer)).unwrap();
+                let mut iter = p
+                    .gen_batch(&RunSpec::new(1).prefetch(3).observer(observer))
+                    .unwrap();
                 iter.next();
                 iter.next();
                 let t = Instant::now();
@@ -167,7 +173,10 @@ fn early_drop(c: &mut Criterion) {
         })
     });
     group.finish();
-    eprintln!("early_drop: actions started after drop returned: {}", late_starts.load(Ordering::SeqCst));
+    eprintln!(
+        "early_drop: actions started after drop returned: {}",
+        late_starts.load(Ordering::SeqCst)
+    );
 }
 
 criterion_group!(benches, overhead, latency_hiding, cpu_bound, early_drop);

@@ -98,8 +98,15 @@ impl<B: Batch> Dataset<B> {
     /// # Errors
     ///
     /// As [`DatasetIndex::split`].
-    pub fn split(&self, shares: &[f64], shuffle: impl Into<Shuffle>) -> Result<Split<Self>, IndexError> {
-        Ok(self.index.split(shares, shuffle)?.map(|index| self.with_index(index)))
+    pub fn split(
+        &self,
+        shares: &[f64],
+        shuffle: impl Into<Shuffle>,
+    ) -> Result<Split<Self>, IndexError> {
+        Ok(self
+            .index
+            .split(shares, shuffle)?
+            .map(|index| self.with_index(index)))
     }
 
     /// The dataset of a subset of the items, sharing the source.
@@ -134,7 +141,9 @@ mod tests {
 
     #[test]
     fn split_shares_the_source() {
-        let source = ArraySource::new().with("x", Array2::<f32>::zeros((10, 2))).unwrap();
+        let source = ArraySource::new()
+            .with("x", Array2::<f32>::zeros((10, 2)))
+            .unwrap();
         let ds: Dataset<ArrayBatch> = Dataset::new(DatasetIndex::from_count(10), source);
         let split = ds.split(&[0.5], Shuffle::Off).unwrap();
         assert!(Arc::ptr_eq(split.train.source(), ds.source()));
@@ -142,6 +151,9 @@ mod tests {
         assert_eq!(split.test.index().ids(), &[5, 6, 7, 8, 9]);
         let sub = ds.subset(&[7, 2]).unwrap();
         assert!(Arc::ptr_eq(sub.source(), ds.source()));
-        assert!(matches!(ds.create_batch(&[11]), Err(IndexError::UnknownId { .. })));
+        assert!(matches!(
+            ds.create_batch(&[11]),
+            Err(IndexError::UnknownId { .. })
+        ));
     }
 }

@@ -43,7 +43,9 @@ pub mod pipeline;
 
 pub use batch::Batch;
 pub use dataset::Dataset;
-pub use exec::{BatchIter, Event, EventKind, EventRecorder, Observer, PipelineError, RunReport, RunSpec};
+pub use exec::{
+    BatchIter, Event, EventKind, EventRecorder, Observer, PipelineError, RunReport, RunSpec,
+};
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
 pub use pipeline::{Action, ActionError, ActionResult, Arg, BatchRng, Context, Pipeline};
 

@@ -40,7 +40,11 @@ fn breaking_out_stops_promptly_and_joins_every_worker() {
     let live_threads = Arc::new(AtomicUsize::new(0));
     let dropped = Arc::new(AtomicBool::new(false));
     let started_after_drop = Arc::new(AtomicUsize::new(0));
-    let (lt, d, s) = (Arc::clone(&live_threads), Arc::clone(&dropped), Arc::clone(&started_after_drop));
+    let (lt, d, s) = (
+        Arc::clone(&live_threads),
+        Arc::clone(&dropped),
+        Arc::clone(&started_after_drop),
+    );
     let flag = Arc::clone(&dropped);
     let (drop_time, full_time_estimate) = with_watchdog(Duration::from_secs(60), move || {
         let observer = move |e: &Event| {
@@ -57,7 +61,9 @@ fn breaking_out_stops_promptly_and_joins_every_worker() {
                 sleep(Duration::from_millis(action_ms));
             });
         }
-        let mut iter = p.gen_batch(&RunSpec::new(4).prefetch(7).observer(observer)).unwrap();
+        let mut iter = p
+            .gen_batch(&RunSpec::new(4).prefetch(7).observer(observer))
+            .unwrap();
         for _ in 0..2 {
             iter.next().unwrap().unwrap();
         }
@@ -68,9 +74,16 @@ fn breaking_out_stops_promptly_and_joins_every_worker() {
         (drop_time, Duration::from_millis(100 * 3 * action_ms / 8))
     });
     // Each in-flight batch finishes at most its current action (50 ms) before stopping.
-    assert!(drop_time < Duration::from_millis(1000), "drop took {drop_time:?}");
+    assert!(
+        drop_time < Duration::from_millis(1000),
+        "drop took {drop_time:?}"
+    );
     assert!(drop_time < full_time_estimate);
-    assert_eq!(live_threads.load(Ordering::SeqCst), 0, "every worker thread has exited");
+    assert_eq!(
+        live_threads.load(Ordering::SeqCst),
+        0,
+        "every worker thread has exited"
+    );
     assert_eq!(started_after_drop.load(Ordering::SeqCst), 0);
 }
 
@@ -84,10 +97,13 @@ fn early_drops_at_random_points_never_hang_or_leak() {
         let live = Arc::new(AtomicUsize::new(0));
         let l = Arc::clone(&live);
         with_watchdog(Duration::from_secs(30), move || {
-            let p = common::counted_dataset(64, l).p().apply("work", move |_: &mut Probe, ctx: &mut Context| {
-                let mut j = Jitter(seed ^ (ctx.batch() + 1));
-                sleep(Duration::from_micros(j.below(3000)));
-            });
+            let p = common::counted_dataset(64, l).p().apply(
+                "work",
+                move |_: &mut Probe, ctx: &mut Context| {
+                    let mut j = Jitter(seed ^ (ctx.batch() + 1));
+                    sleep(Duration::from_micros(j.below(3000)));
+                },
+            );
             let iter = p.gen_batch(&RunSpec::new(2).prefetch(k)).unwrap();
             for b in iter.take(take) {
                 b.unwrap();

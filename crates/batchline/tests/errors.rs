@@ -37,11 +37,18 @@ fn failing_at(fail: u64, k: usize) -> Vec<Result<Vec<usize>, String>> {
 fn an_error_arrives_at_its_place_and_ends_the_run() {
     for k in [0usize, 1, 4] {
         let got = failing_at(3, k);
-        assert_eq!(got.len(), 4, "k = {k}: three batches, then the error, then the end");
+        assert_eq!(
+            got.len(),
+            4,
+            "k = {k}: three batches, then the error, then the end"
+        );
         assert_eq!(got[2], Ok(vec![4, 5]));
         assert_eq!(
             got[3],
-            Err("batch #4 [6, 7]: action \"parse\" failed: invalid digit found in string".to_string())
+            Err(
+                "batch #4 [6, 7]: action \"parse\" failed: invalid digit found in string"
+                    .to_string()
+            )
         );
     }
 }
@@ -50,10 +57,13 @@ fn an_error_arrives_at_its_place_and_ends_the_run() {
 fn the_error_names_batch_ids_and_action_and_keeps_its_source() {
     let err = dataset(10)
         .p()
-        .apply("open", |_: &mut Probe, _: &mut Context| -> Result<(), std::io::Error> {
-            std::fs::File::open("/nonexistent/batchline")?;
-            Ok(())
-        })
+        .apply(
+            "open",
+            |_: &mut Probe, _: &mut Context| -> Result<(), std::io::Error> {
+                std::fs::File::open("/nonexistent/batchline")?;
+                Ok(())
+            },
+        )
         .run(&RunSpec::new(10))
         .unwrap_err();
     assert_eq!(err.batch(), Some(0));
@@ -62,7 +72,11 @@ fn the_error_names_batch_ids_and_action_and_keeps_its_source() {
         PipelineError::Action { ids, .. } => assert_eq!(ids, "[0, 1, 2, 3, 4, … 5 more]"),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(err.source().unwrap().downcast_ref::<std::io::Error>().is_some());
+    assert!(err
+        .source()
+        .unwrap()
+        .downcast_ref::<std::io::Error>()
+        .is_some());
 }
 
 #[test]
@@ -85,7 +99,10 @@ fn panics_are_caught_and_reported_at_their_place() {
         assert_eq!(got.len(), 3);
         let err = got[2].as_ref().unwrap_err();
         assert!(matches!(err, PipelineError::Panic { batch: 2, .. }));
-        assert_eq!(err.to_string(), "batch #3 [2]: action \"boom\" panicked: exploded on [2]");
+        assert_eq!(
+            err.to_string(),
+            "batch #3 [2]: action \"boom\" panicked: exploded on [2]"
+        );
     }
 }
 
@@ -97,19 +114,33 @@ fn ignore_errors_skips_and_counts() {
         let (delivered, report) = with_watchdog(LIMIT, move || {
             let mut iter = dataset(30)
                 .p()
-                .apply("flaky", |_: &mut Probe, ctx: &mut Context| match ctx.batch() % 3 {
-                    0 => Err(ActionError::msg("flaky")),
-                    1 => panic!("flakier"),
-                    _ => Ok(()),
+                .apply("flaky", |_: &mut Probe, ctx: &mut Context| {
+                    match ctx.batch() % 3 {
+                        0 => Err(ActionError::msg("flaky")),
+                        1 => panic!("flakier"),
+                        _ => Ok(()),
+                    }
                 })
-                .gen_batch(&RunSpec::new(1).prefetch(k).ignore_errors(true).observer(rec))
+                .gen_batch(
+                    &RunSpec::new(1)
+                        .prefetch(k)
+                        .ignore_errors(true)
+                        .observer(rec),
+                )
                 .unwrap();
             let delivered: Vec<usize> = iter.by_ref().map(|b| b.unwrap().index.ids()[0]).collect();
             (delivered, iter.report())
         });
-        assert_eq!(delivered, (0..30).filter(|i| i % 3 == 2).collect::<Vec<_>>());
+        assert_eq!(
+            delivered,
+            (0..30).filter(|i| i % 3 == 2).collect::<Vec<_>>()
+        );
         assert_eq!((report.batches, report.failed, report.skipped), (10, 20, 0));
-        let failed = recorder.events().iter().filter(|e| e.kind == EventKind::BatchFailed).count();
+        let failed = recorder
+            .events()
+            .iter()
+            .filter(|e| e.kind == EventKind::BatchFailed)
+            .count();
         assert_eq!(failed, 20);
     }
 }
@@ -120,10 +151,12 @@ fn skip_and_stop_requests() {
         let (ids, report) = with_watchdog(LIMIT, move || {
             let mut iter = dataset(20)
                 .p()
-                .apply("filter", |_: &mut Probe, ctx: &mut Context| match ctx.batch() {
-                    1 | 2 => Err(ActionError::skip_batch()),
-                    6 => Err(ActionError::stop_run()),
-                    _ => Ok(()),
+                .apply("filter", |_: &mut Probe, ctx: &mut Context| {
+                    match ctx.batch() {
+                        1 | 2 => Err(ActionError::skip_batch()),
+                        6 => Err(ActionError::stop_run()),
+                        _ => Ok(()),
+                    }
                 })
                 .gen_batch(&RunSpec::new(2).prefetch(k))
                 .unwrap();
@@ -145,6 +178,9 @@ fn run_reports_counts() {
         .apply("nothing", |_: &mut Probe, _: &mut Context| {})
         .run(&RunSpec::new(3).n_epochs(2).prefetch(2))
         .unwrap();
-    assert_eq!((report.batches, report.items, report.skipped, report.failed), (7, 20, 0, 0));
+    assert_eq!(
+        (report.batches, report.items, report.skipped, report.failed),
+        (7, 20, 0, 0)
+    );
     assert!(!report.stopped);
 }

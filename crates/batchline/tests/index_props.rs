@@ -4,7 +4,11 @@ use batchline::index::{BatchSpec, DatasetIndex, Shuffle};
 use proptest::prelude::*;
 
 fn batches(n: usize, spec: &BatchSpec) -> Vec<Vec<usize>> {
-    DatasetIndex::from_count(n).gen_batch(spec).unwrap().map(|b| b.ids().to_vec()).collect()
+    DatasetIndex::from_count(n)
+        .gen_batch(spec)
+        .unwrap()
+        .map(|b| b.ids().to_vec())
+        .collect()
 }
 
 proptest! {

@@ -41,8 +41,10 @@ fn a_locked_action_runs_one_batch_at_a_time_while_others_overlap() {
     with_watchdog(LIMIT, move || {
         dataset(24)
             .p()
-            .apply("free", move |_: &mut Probe, _: &mut Context| f.section(Duration::from_millis(10)))
-            .add(
+            .apply("free", move |_: &mut Probe, _: &mut Context| {
+                f.section(Duration::from_millis(10))
+            })
+            .push(
                 Action::new("only_one", move |_: &mut Probe, _: &mut Context| {
                     l.section(Duration::from_millis(3))
                 })
@@ -52,8 +54,16 @@ fn a_locked_action_runs_one_batch_at_a_time_while_others_overlap() {
             .unwrap()
     });
     assert_eq!(locked.max(), 1, "the locked action never overlaps itself");
-    assert!(free.max() > 1, "unlocked actions do overlap ({})", free.max());
-    let waits = recorder.events().iter().filter(|e| matches!(e.kind, EventKind::LockWaiting { .. })).count();
+    assert!(
+        free.max() > 1,
+        "unlocked actions do overlap ({})",
+        free.max()
+    );
+    let waits = recorder
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::LockWaiting { .. }))
+        .count();
     assert!(waits > 0, "some batch waited for the lock");
 }
 
@@ -64,9 +74,21 @@ fn a_named_lock_is_shared_by_every_action_that_names_it() {
     with_watchdog(LIMIT, move || {
         dataset(20)
             .p()
-            .add(Action::new("first", move |_: &mut Probe, _: &mut Context| a.section(Duration::from_millis(2))).lock("db"))
-            .apply("between", |_: &mut Probe, _: &mut Context| sleep(Duration::from_millis(2)))
-            .add(Action::new("second", move |_: &mut Probe, _: &mut Context| b.section(Duration::from_millis(2))).lock("db"))
+            .push(
+                Action::new("first", move |_: &mut Probe, _: &mut Context| {
+                    a.section(Duration::from_millis(2))
+                })
+                .lock("db"),
+            )
+            .apply("between", |_: &mut Probe, _: &mut Context| {
+                sleep(Duration::from_millis(2))
+            })
+            .push(
+                Action::new("second", move |_: &mut Probe, _: &mut Context| {
+                    b.section(Duration::from_millis(2))
+                })
+                .lock("db"),
+            )
             .run(&RunSpec::new(1).prefetch(7))
             .unwrap()
     });
@@ -81,10 +103,16 @@ fn pipeline_lock_sections_are_exclusive_and_released() {
         dataset(16)
             .p()
             .acquire_lock("section")
-            .apply("one", move |_: &mut Probe, _: &mut Context| a.section(Duration::from_millis(1)))
-            .apply("two", move |_: &mut Probe, _: &mut Context| b.section(Duration::from_millis(1)))
+            .apply("one", move |_: &mut Probe, _: &mut Context| {
+                a.section(Duration::from_millis(1))
+            })
+            .apply("two", move |_: &mut Probe, _: &mut Context| {
+                b.section(Duration::from_millis(1))
+            })
             .release_lock("section")
-            .apply("after", |_: &mut Probe, _: &mut Context| sleep(Duration::from_millis(3)))
+            .apply("after", |_: &mut Probe, _: &mut Context| {
+                sleep(Duration::from_millis(3))
+            })
             .run(&RunSpec::new(1).prefetch(4))
             .unwrap()
     });
@@ -93,8 +121,15 @@ fn pipeline_lock_sections_are_exclusive_and_released() {
 
 #[test]
 fn misused_lock_steps_are_errors() {
-    let err = dataset(4).p().release_lock("x").run(&RunSpec::new(2)).unwrap_err();
-    assert_eq!(err.to_string(), "batch #1 [0, 1]: lock \"x\": release_lock on a lock the batch does not hold");
+    let err = dataset(4)
+        .p()
+        .release_lock("x")
+        .run(&RunSpec::new(2))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "batch #1 [0, 1]: lock \"x\": release_lock on a lock the batch does not hold"
+    );
     let err = dataset(4)
         .p()
         .acquire_lock("x")
@@ -103,7 +138,13 @@ fn misused_lock_steps_are_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("already holds"), "{err}");
     // A lock left held at the end of the pipeline is released with the batch.
-    let report = with_watchdog(LIMIT, || dataset(8).p().acquire_lock("y").run(&RunSpec::new(1).prefetch(3)).unwrap());
+    let report = with_watchdog(LIMIT, || {
+        dataset(8)
+            .p()
+            .acquire_lock("y")
+            .run(&RunSpec::new(1).prefetch(3))
+            .unwrap()
+    });
     assert_eq!(report.batches, 8);
 }
 
@@ -119,9 +160,11 @@ fn an_ordered_action_sees_batches_in_order_for_any_prefetch() {
                     let mut j = Jitter(ctx.batch() * 0x2545_f491 + 7 + k as u64);
                     sleep(Duration::from_micros(j.below(4000)));
                 })
-                .add(
+                .push(
                     Action::new("append", move |b: &mut Probe, ctx: &mut Context| {
-                        s.lock().unwrap().push((ctx.batch(), b.index.ids().to_vec()));
+                        s.lock()
+                            .unwrap()
+                            .push((ctx.batch(), b.index.ids().to_vec()));
                     })
                     .lock("file")
                     .ordered(),
@@ -142,15 +185,22 @@ fn ordered_turns_pass_over_skipped_and_failed_batches() {
     let report = with_watchdog(LIMIT, move || {
         dataset(20)
             .p()
-            .apply("maybe", |_: &mut Probe, ctx: &mut Context| match ctx.batch() % 5 {
-                1 => Err(ActionError::skip_batch()),
-                3 => Err(ActionError::msg("bad batch")),
-                _ => {
-                    sleep(Duration::from_millis(20 - ctx.batch()));
-                    Ok(())
+            .apply("maybe", |_: &mut Probe, ctx: &mut Context| {
+                match ctx.batch() % 5 {
+                    1 => Err(ActionError::skip_batch()),
+                    3 => Err(ActionError::msg("bad batch")),
+                    _ => {
+                        sleep(Duration::from_millis(20 - ctx.batch()));
+                        Ok(())
+                    }
                 }
             })
-            .add(Action::new("record", move |_: &mut Probe, ctx: &mut Context| s.lock().unwrap().push(ctx.batch())).ordered())
+            .push(
+                Action::new("record", move |_: &mut Probe, ctx: &mut Context| {
+                    s.lock().unwrap().push(ctx.batch())
+                })
+                .ordered(),
+            )
             .run(&RunSpec::new(1).prefetch(6).ignore_errors(true))
             .unwrap()
     });
@@ -166,7 +216,7 @@ fn errors_and_panics_inside_a_lock_release_it() {
         let report = with_watchdog(LIMIT, move || {
             dataset(12)
                 .p()
-                .add(
+                .push(
                     Action::new("fragile", |_: &mut Probe, ctx: &mut Context| {
                         sleep(Duration::from_millis(1));
                         match ctx.batch() % 4 {

@@ -15,7 +15,7 @@ use batchline::{
 
 /// A batch that records what its actions did.
 #[derive(Debug)]
-pub struct Log {
+struct Log {
     index: BatchIndex,
     entries: Vec<String>,
     sum: u64,
@@ -40,9 +40,9 @@ impl Batch for Log {
 
 /// A user type passed as an argument.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tag {
-    pub label: String,
-    pub weight: u8,
+struct Tag {
+    label: String,
+    weight: u8,
 }
 
 /// Counts how many batches are inside a region at once, and the most ever seen.
@@ -111,6 +111,12 @@ impl Log {
         self.entries.push(format!("pair {a} {b} {id}"));
     }
 
+    /// Parameters named like the locals of the generated code.
+    #[action]
+    fn clash(&mut self, batch: u64, ctx: String, arg_0: u8) {
+        self.entries.push(format!("clash {batch} {ctx} {arg_0}"));
+    }
+
     /// Under a lock of its own.
     #[action(lock)]
     fn locked(&mut self, occupancy: Arc<Occupancy>) -> ActionResult {
@@ -138,7 +144,9 @@ impl Log {
         sink: Arc<Mutex<Vec<u64>>>,
         ctx: &mut Context,
     ) -> Result<(), std::io::Error> {
-        sink.lock().map_err(|_| std::io::Error::other("poisoned"))?.push(ctx.batch());
+        sink.lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .push(ctx.batch());
         Ok(())
     }
 
@@ -192,10 +200,18 @@ fn actions_run_in_order_with_their_arguments() {
     let p = dataset(6)
         .p()
         .start()
-        .note("hi".to_string(), 3, PathBuf::from("data"), 1.5, vec![1, 2], tag)
+        .note(
+            "hi".to_string(),
+            3,
+            PathBuf::from("data"),
+            1.5,
+            vec![1, 2],
+            tag,
+        )
         .number(10)
         .renamed()
         .pair((4, 5), 9)
+        .clash(7, "c".to_string(), 1)
         .count(Arc::clone(&counter))
         .parse("12".to_string())
         .parse(String::from("30"));
@@ -212,10 +228,11 @@ fn actions_run_in_order_with_their_arguments() {
                     format!("number {i} 10"),
                     "renamed".to_string(),
                     "pair 4 5 9".to_string(),
+                    "clash 7 c 1".to_string(),
                 ]
             );
             assert_eq!(b.sum, 42);
-            assert_eq!(b.helper(), 5);
+            assert_eq!(b.helper(), 6);
         }
         assert_eq!(counter.load(Ordering::SeqCst), 6);
     }
@@ -236,8 +253,12 @@ fn lazy_arguments_are_evaluated_for_each_batch() {
         .p()
         .start()
         .record(Arg::from_fn(|ctx: &mut Context| ctx.batch()))
-        .record(Arg::from_batch(|b: &Log, _: &mut Context| b.ids()[0] as u64 * 100))
-        .record(Arg::from_batch(|b: &Log, _: &mut Context| b.entries.len() as u64));
+        .record(Arg::from_batch(|b: &Log, _: &mut Context| {
+            b.ids()[0] as u64 * 100
+        }))
+        .record(Arg::from_batch(|b: &Log, _: &mut Context| {
+            b.entries.len() as u64
+        }));
     for spec in specs() {
         let batches = collect(&p, &spec);
         assert_eq!(batches.len(), 5);
@@ -246,8 +267,8 @@ fn lazy_arguments_are_evaluated_for_each_batch() {
                 "start".to_string(),
                 format!("record {i}"),
                 format!("record {}", i * 200),
-                // Evaluated just before its action: the batch has two entries by then.
-                "record 2".to_string(),
+                // Evaluated just before its action: the batch has three entries by then.
+                "record 3".to_string(),
             ];
             assert_eq!(b.entries, expected);
         }
@@ -267,7 +288,11 @@ fn step_names_are_the_method_names_or_the_given_name() {
 
 #[test]
 fn an_error_from_question_mark_names_the_action() {
-    let p = dataset(4).p().start().parse("not a number".to_string()).record(1);
+    let p = dataset(4)
+        .p()
+        .start()
+        .parse("not a number".to_string())
+        .record(1);
     for spec in specs() {
         let err = p.run(&spec).unwrap_err();
         match &err {

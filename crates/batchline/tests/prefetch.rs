@@ -16,10 +16,13 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn seed_pipeline(n: usize, action_ms: u64) -> Pipeline<Probe> {
     let mut p = dataset(n).p();
     for a in 1..=3 {
-        p = p.apply(format!("action {a}"), move |b: &mut Probe, _: &mut Context| {
-            sleep(Duration::from_millis(action_ms));
-            b.log.push(format!("action {a}"));
-        });
+        p = p.apply(
+            format!("action {a}"),
+            move |b: &mut Probe, _: &mut Context| {
+                sleep(Duration::from_millis(action_ms));
+                b.log.push(format!("action {a}"));
+            },
+        );
     }
     p
 }
@@ -35,7 +38,9 @@ fn prefetch_zero_prints_the_seeds_first_listing() {
     for n in 1..=3 {
         expected.push_str(&format!("batch #{n} is created\n"));
         for a in 1..=3 {
-            expected.push_str(&format!("    action {a} started\n    action {a} finished\n"));
+            expected.push_str(&format!(
+                "    action {a} started\n    action {a} finished\n"
+            ));
         }
     }
     assert_eq!(recorder.listing(), expected);
@@ -47,8 +52,15 @@ fn prefetch_zero_prints_the_seeds_first_listing() {
 fn check_invariants(k: usize, n_batches: u64, events: &[batchline::Event], reach_bound: bool) {
     let cap = k as i64 + 1;
     // Delivery in creation order.
-    let yielded: Vec<u64> = positions(events, |e| *e == EventKind::BatchYielded).iter().map(|p| p.0).collect();
-    assert_eq!(yielded, (0..n_batches).collect::<Vec<_>>(), "delivery order");
+    let yielded: Vec<u64> = positions(events, |e| *e == EventKind::BatchYielded)
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(
+        yielded,
+        (0..n_batches).collect::<Vec<_>>(),
+        "delivery order"
+    );
     // The k+1 bound at every instant.
     let mut alive = 0i64;
     let mut max_alive = 0;
@@ -58,19 +70,32 @@ fn check_invariants(k: usize, n_batches: u64, events: &[batchline::Event], reach
             EventKind::BatchReleased => alive -= 1,
             _ => {}
         }
-        assert!(alive <= cap, "{alive} batches created and not released with k = {k}");
+        assert!(
+            alive <= cap,
+            "{alive} batches created and not released with k = {k}"
+        );
         max_alive = max_alive.max(alive);
     }
     if reach_bound {
-        assert_eq!(max_alive, cap, "the bound is reached, so prefetch really prefetched");
+        assert_eq!(
+            max_alive, cap,
+            "the bound is reached, so prefetch really prefetched"
+        );
     }
     // Batch n+k+1 is created only after batch n was released.
     let created = positions(events, |e| *e == EventKind::BatchCreated);
     let released = positions(events, |e| *e == EventKind::BatchReleased);
     for &(b, at) in &created {
         if b > k as u64 {
-            let (_, rel) = released.iter().find(|r| r.0 == b - k as u64 - 1).expect("released");
-            assert!(*rel < at, "batch {b} created before batch {} was released", b - k as u64 - 1);
+            let (_, rel) = released
+                .iter()
+                .find(|r| r.0 == b - k as u64 - 1)
+                .expect("released");
+            assert!(
+                *rel < at,
+                "batch {b} created before batch {} was released",
+                b - k as u64 - 1
+            );
             assert!(events[*rel].time <= events[at].time);
         }
     }
@@ -101,9 +126,15 @@ fn prefetch_one_and_three_keep_the_contract() {
             .iter()
             .position(|e| e.batch == 1 && matches!(&e.kind, EventKind::ActionStarted { .. }))
             .unwrap();
-        assert!(b2_first_start < b1_last_finish, "batches 1 and 2 overlap with k = {k}");
+        assert!(
+            b2_first_start < b1_last_finish,
+            "batches 1 and 2 overlap with k = {k}"
+        );
         let listing = recorder.listing();
-        assert!(listing.contains("    action 1 started for batch #2\n"), "{listing}");
+        assert!(
+            listing.contains("    action 1 started for batch #2\n"),
+            "{listing}"
+        );
     }
 }
 
@@ -119,11 +150,13 @@ fn delivery_keeps_creation_order_under_shuffle_and_random_timing() {
     assert_eq!(reference.len(), 20);
     for k in [0usize, 1, 3, 7] {
         let got = with_watchdog(LIMIT, move || {
-            let p = dataset(20).p().apply("jitter", |b: &mut Probe, ctx: &mut Context| {
-                // Later batches often finish first.
-                let ms = 1 + (ctx.batch() * 7919 + b.index.ids()[0] as u64) % 6;
-                sleep(Duration::from_millis(ms));
-            });
+            let p = dataset(20)
+                .p()
+                .apply("jitter", |b: &mut Probe, ctx: &mut Context| {
+                    // Later batches often finish first.
+                    let ms = 1 + (ctx.batch() * 7919 + b.index.ids()[0] as u64) % 6;
+                    sleep(Duration::from_millis(ms));
+                });
             p.gen_batch(&spec(k))
                 .unwrap()
                 .map(|b| b.unwrap().index.ids().to_vec())
@@ -168,7 +201,9 @@ fn seeded_runs_are_bit_identical_for_any_prefetch() {
     // Another seed gives other numbers.
     let other: Vec<u64> = dataset(50)
         .p()
-        .apply("draw", |b: &mut Probe, ctx: &mut Context| b.values.push(ctx.rng().random()))
+        .apply("draw", |b: &mut Probe, ctx: &mut Context| {
+            b.values.push(ctx.rng().random())
+        })
         .gen_batch(&RunSpec::new(4).shuffle(6).n_epochs(2))
         .unwrap()
         .map(|b| b.unwrap().values[0])
@@ -195,20 +230,32 @@ fn at_most_k_plus_one_batches_are_alive() {
                 sleep(Duration::from_millis(1));
             }
         });
-        assert!(max_seen.load(Ordering::SeqCst) <= k + 1, "k = {k}: {}", max_seen.load(Ordering::SeqCst));
+        assert!(
+            max_seen.load(Ordering::SeqCst) <= k + 1,
+            "k = {k}: {}",
+            max_seen.load(Ordering::SeqCst)
+        );
         assert_eq!(live.load(Ordering::SeqCst), 0, "no batch leaked");
     }
 }
 
 #[test]
 fn next_batch_continues_and_resets() {
-    let mut p = dataset(5).p().apply("tag", |b: &mut Probe, ctx: &mut Context| b.values.push(ctx.batch()));
+    let mut p = dataset(5)
+        .p()
+        .apply("tag", |b: &mut Probe, ctx: &mut Context| {
+            b.values.push(ctx.batch())
+        });
     for k in [0usize, 2] {
         let spec = RunSpec::new(2).prefetch(k);
         let ids: Vec<Vec<usize>> = (0..4)
             .map(|_| p.next_batch(&spec).unwrap().unwrap().index.ids().to_vec())
             .collect();
-        assert_eq!(ids, vec![vec![0, 1], vec![2, 3], vec![4, 0], vec![1, 2]], "endless by default");
+        assert_eq!(
+            ids,
+            vec![vec![0, 1], vec![2, 3], vec![4, 0], vec![1, 2]],
+            "endless by default"
+        );
         p.reset_iter();
         let spec = RunSpec::new(2).n_iters(1).prefetch(k);
         assert_eq!(p.next_batch(&spec).unwrap().unwrap().values, vec![0]);
@@ -221,7 +268,10 @@ fn next_batch_continues_and_resets() {
 fn spec_errors_surface_before_running() {
     let p = dataset(3).p();
     let err = p.gen_batch(&RunSpec::new(4)).unwrap_err();
-    assert_eq!(err.to_string(), "invalid run spec: batch_size 4 is larger than the index (3 items)");
+    assert_eq!(
+        err.to_string(),
+        "invalid run spec: batch_size 4 is larger than the index (3 items)"
+    );
     assert!(p.run(&RunSpec::new(0)).is_err());
     assert!(p.run(&RunSpec::new(1).n_epochs(1).n_iters(1)).is_err());
 }

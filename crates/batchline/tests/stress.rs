@@ -38,7 +38,11 @@ fn random_cases_keep_order_bounds_and_never_hang() {
         let n = 4 + j.below(60) as usize;
         let bs = 1 + j.below(3) as usize;
         let ignore = j.below(2) == 0;
-        let take = if j.below(3) == 0 { j.below(10) as usize } else { usize::MAX };
+        let take = if j.below(3) == 0 {
+            j.below(10) as usize
+        } else {
+            usize::MAX
+        };
         let seed = j.next();
         let max_us = j.below(1500);
         let live = Arc::new(AtomicUsize::new(0));
@@ -47,9 +51,11 @@ fn random_cases_keep_order_bounds_and_never_hang() {
             let p = counted_dataset(n, l)
                 .p()
                 .apply("sleep", move |_: &mut Probe, ctx: &mut Context| {
-                    sleep(Duration::from_micros(Jitter(seed ^ ctx.batch()).below(max_us + 1)));
+                    sleep(Duration::from_micros(
+                        Jitter(seed ^ ctx.batch()).below(max_us + 1),
+                    ));
                 })
-                .add(
+                .push(
                     Action::new("fate", move |b: &mut Probe, ctx: &mut Context| {
                         b.values.push(ctx.batch());
                         match fate(seed, ctx.batch()) {
@@ -62,7 +68,9 @@ fn random_cases_keep_order_bounds_and_never_hang() {
                     .lock("fate")
                     .ordered(),
                 );
-            let mut iter = p.gen_batch(&RunSpec::new(bs).prefetch(k).ignore_errors(ignore)).unwrap();
+            let mut iter = p
+                .gen_batch(&RunSpec::new(bs).prefetch(k).ignore_errors(ignore))
+                .unwrap();
             let got: Vec<Result<u64, u64>> = iter
                 .by_ref()
                 .take(take)
@@ -85,10 +93,20 @@ fn random_cases_keep_order_bounds_and_never_hang() {
             }
         }
         expected.truncate(take);
-        assert_eq!(got, expected, "case {case}: k={k} n={n} bs={bs} ignore={ignore} take={take}");
+        assert_eq!(
+            got, expected,
+            "case {case}: k={k} n={n} bs={bs} ignore={ignore} take={take}"
+        );
         if take == usize::MAX {
-            assert_eq!(report.batches, got.iter().filter(|r| r.is_ok()).count() as u64);
+            assert_eq!(
+                report.batches,
+                got.iter().filter(|r| r.is_ok()).count() as u64
+            );
         }
-        assert_eq!(live.load(Ordering::SeqCst), 0, "case {case}: a batch leaked");
+        assert_eq!(
+            live.load(Ordering::SeqCst),
+            0,
+            "case {case}: a batch leaked"
+        );
     }
 }

@@ -171,9 +171,11 @@ impl<T: Clone + Send + Sync + 'static> ArrayBatch<T> {
     ///
     /// [`ArrayError::UnknownComponent`] when the component is not loaded or set.
     pub fn get(&self, name: &str) -> Result<&ArrayD<T>, ArrayError> {
-        self.data.get(name).ok_or_else(|| ArrayError::UnknownComponent {
-            name: name.to_string(),
-        })
+        self.data
+            .get(name)
+            .ok_or_else(|| ArrayError::UnknownComponent {
+                name: name.to_string(),
+            })
     }
 
     /// The batch's data of a component, to change in place.
@@ -182,9 +184,11 @@ impl<T: Clone + Send + Sync + 'static> ArrayBatch<T> {
     ///
     /// [`ArrayError::UnknownComponent`] when the component is not loaded or set.
     pub fn get_mut(&mut self, name: &str) -> Result<&mut ArrayD<T>, ArrayError> {
-        self.data.get_mut(name).ok_or_else(|| ArrayError::UnknownComponent {
-            name: name.to_string(),
-        })
+        self.data
+            .get_mut(name)
+            .ok_or_else(|| ArrayError::UnknownComponent {
+                name: name.to_string(),
+            })
     }
 
     /// Sets a component to an array with one row per item.
@@ -245,15 +249,27 @@ mod tests {
 
     fn source() -> Arc<ArraySource<f64>> {
         let x = Array2::from_shape_fn((5, 2), |(i, j)| (i * 10 + j) as f64);
-        Arc::new(ArraySource::new().with("x", x).unwrap().with("y", array![0.0, 1.0, 2.0, 3.0, 4.0]).unwrap())
+        Arc::new(
+            ArraySource::new()
+                .with("x", x)
+                .unwrap()
+                .with("y", array![0.0, 1.0, 2.0, 3.0, 4.0])
+                .unwrap(),
+        )
     }
 
     #[test]
     fn loads_rows_by_id() {
         let mut b = ArrayBatch::create(BatchIndex::new(vec![4, 1], vec![0, 1]), &source());
-        assert!(matches!(b.get("x"), Err(ArrayError::UnknownComponent { .. })));
+        assert!(matches!(
+            b.get("x"),
+            Err(ArrayError::UnknownComponent { .. })
+        ));
         b.load_rows().unwrap();
-        assert_eq!(b.get("x").unwrap(), &array![[40.0, 41.0], [10.0, 11.0]].into_dyn());
+        assert_eq!(
+            b.get("x").unwrap(),
+            &array![[40.0, 41.0], [10.0, 11.0]].into_dyn()
+        );
         assert_eq!(b.get("y").unwrap(), &array![4.0, 1.0].into_dyn());
         assert_eq!(b.components().collect::<Vec<_>>(), vec!["x", "y"]);
         b.get_mut("y").unwrap().mapv_inplace(|v| v * 2.0);
@@ -263,9 +279,22 @@ mod tests {
     #[test]
     fn errors() {
         let mut b = ArrayBatch::create(BatchIndex::new(vec![9], vec![0]), &source());
-        assert_eq!(b.load_rows(), Err(ArrayError::RowOutOfRange { row: 9, rows: 5 }));
-        assert!(matches!(b.set("z", array![1.0, 2.0]), Err(ArrayError::RowsMismatch { expected: 1, got: 2, .. })));
-        assert!(matches!(b.set("z", ndarray::arr0(1.0)), Err(ArrayError::Scalar { .. })));
+        assert_eq!(
+            b.load_rows(),
+            Err(ArrayError::RowOutOfRange { row: 9, rows: 5 })
+        );
+        assert!(matches!(
+            b.set("z", array![1.0, 2.0]),
+            Err(ArrayError::RowsMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            b.set("z", ndarray::arr0(1.0)),
+            Err(ArrayError::Scalar { .. })
+        ));
         b.set("z", array![[1.0, 2.0]]).unwrap();
         assert_eq!(b.get("z").unwrap().shape(), &[1, 2]);
     }

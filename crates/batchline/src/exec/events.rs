@@ -150,12 +150,15 @@ impl Observer for EventRecorder {
 /// `    action 1 started for batch #2`. Events are taken in the order given (sort them by time
 /// first); other kinds of events are left out.
 pub fn listing(events: &[Event]) -> String {
-    let interleaved = events.windows(2).any(|w| w[1].batch < w[0].batch)
-        || batches_overlap(events);
+    let interleaved = events.windows(2).any(|w| w[1].batch < w[0].batch) || batches_overlap(events);
     let mut out = String::new();
     for e in events {
         let n = e.batch + 1;
-        let suffix = if interleaved { format!(" for batch #{n}") } else { String::new() };
+        let suffix = if interleaved {
+            format!(" for batch #{n}")
+        } else {
+            String::new()
+        };
         match &e.kind {
             EventKind::BatchCreated => {
                 let _ = writeln!(out, "batch #{n} is created");
@@ -188,7 +191,10 @@ fn batches_overlap(events: &[Event]) -> bool {
         }
     }
     created.iter().any(|(&b, &at)| {
-        b > 0 && last_action.get(&(b - 1)).is_some_and(|&prev_last| prev_last > at)
+        b > 0
+            && last_action
+                .get(&(b - 1))
+                .is_some_and(|&prev_last| prev_last > at)
     })
 }
 
@@ -227,9 +233,11 @@ pub fn chrome_trace(events: &[Event]) -> String {
             }
             EventKind::LockAcquired { lock } => {
                 if let Some(start) = waiting.remove(&(e.worker, e.batch, Arc::clone(lock))) {
-                    out.push(json!({"name": format!("wait {lock}"), "cat": "lock", "ph": "X",
+                    out.push(
+                        json!({"name": format!("wait {lock}"), "cat": "lock", "ph": "X",
                         "ts": us(start), "dur": us(e.time - start), "pid": 1, "tid": e.worker,
-                        "args": {"batch": e.batch}}));
+                        "args": {"batch": e.batch}}),
+                    );
                 }
             }
             EventKind::LockReleased { .. } => {}
@@ -243,9 +251,15 @@ pub fn chrome_trace(events: &[Event]) -> String {
         }
     }
     for lane in lanes {
-        let name = if lane == 0 { "consumer".to_string() } else { format!("worker {lane}") };
-        out.push(json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": lane,
-                        "args": {"name": name}}));
+        let name = if lane == 0 {
+            "consumer".to_string()
+        } else {
+            format!("worker {lane}")
+        };
+        out.push(
+            json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": lane,
+                        "args": {"name": name}}),
+        );
     }
     json!({"traceEvents": out, "displayTimeUnit": "ms"}).to_string()
 }

@@ -219,12 +219,15 @@ impl<B: Batch> BatchIter<B> {
                     Ok(p) => p?,
                     Err(payload) => {
                         let message = panic_message(payload.as_ref());
-                        return Some((*next_seq, Outcome::Failed(PipelineError::Panic {
-                            batch: *next_seq,
-                            ids: String::new(),
-                            action: "(executor)".into(),
-                            message,
-                        })));
+                        return Some((
+                            *next_seq,
+                            Outcome::Failed(PipelineError::Panic {
+                                batch: *next_seq,
+                                ids: String::new(),
+                                action: "(executor)".into(),
+                                message,
+                            }),
+                        ));
                     }
                 };
                 let seq = *next_seq;

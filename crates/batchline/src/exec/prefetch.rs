@@ -101,7 +101,11 @@ impl<B: Batch> Prefetch<B> {
         let mut st = shared.state.lock();
         loop {
             if matches!(st.results.front(), Some(Some(_))) {
-                let outcome = st.results.pop_front().flatten().expect("checked just above");
+                let outcome = st
+                    .results
+                    .pop_front()
+                    .flatten()
+                    .expect("checked just above");
                 let seq = st.base;
                 st.base += 1;
                 return Some((seq, outcome));

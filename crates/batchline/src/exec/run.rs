@@ -155,7 +155,9 @@ impl<B: Batch> Run<B> {
     /// panic (of an action, of the batch type or of the observer).
     pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
         let mut ids = None;
-        match catch_unwind(AssertUnwindSafe(|| self.process_inner(batch, positions, worker, &mut ids))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            self.process_inner(batch, positions, worker, &mut ids)
+        })) {
             Ok(outcome) => outcome,
             Err(payload) => {
                 self.emit(batch, worker, || EventKind::BatchFailed);
@@ -176,7 +178,9 @@ impl<B: Batch> Run<B> {
         worker: usize,
         ids_out: &mut Option<String>,
     ) -> Outcome<B> {
-        let mut data = self.dataset.batch_of(self.dataset.index().batch_at(positions));
+        let mut data = self
+            .dataset
+            .batch_of(self.dataset.index().batch_at(positions));
         self.emit(batch, worker, || EventKind::BatchCreated);
         let _span = tracing::debug_span!("batch", number = batch).entered();
         let mut ctx = Context::new(batch, &self.ctx);
@@ -200,24 +204,34 @@ impl<B: Batch> Run<B> {
                     if let Some(g) = *gate {
                         if !turns.passed[g] {
                             let name = lock.as_ref().map(|l| &l.0).unwrap_or(&action.name);
-                            self.emit(batch, worker, || EventKind::LockWaiting { lock: Arc::clone(name) });
+                            self.emit(batch, worker, || EventKind::LockWaiting {
+                                lock: Arc::clone(name),
+                            });
                             if !self.gates[g].wait_turn(batch, || self.abandoned(batch)) {
                                 self.emit(batch, worker, || EventKind::BatchCancelled);
                                 return Outcome::Cancelled;
                             }
                         }
                     }
-                    let guard = lock.as_ref().map(|(name, l)| self.acquire(name, l, batch, worker));
-                    self.emit(batch, worker, || EventKind::ActionStarted { action: Arc::clone(&action.name) });
+                    let guard = lock
+                        .as_ref()
+                        .map(|(name, l)| self.acquire(name, l, batch, worker));
+                    self.emit(batch, worker, || EventKind::ActionStarted {
+                        action: Arc::clone(&action.name),
+                    });
                     let result = {
                         let _span = tracing::trace_span!("action", name = &*action.name).entered();
                         catch_unwind(AssertUnwindSafe(|| (action.f)(&mut data, &mut ctx)))
                     };
-                    self.emit(batch, worker, || EventKind::ActionFinished { action: Arc::clone(&action.name) });
+                    self.emit(batch, worker, || EventKind::ActionFinished {
+                        action: Arc::clone(&action.name),
+                    });
                     if let Some(guard) = guard {
                         drop(guard);
                         let name = &lock.as_ref().expect("a guard has a lock").0;
-                        self.emit(batch, worker, || EventKind::LockReleased { lock: Arc::clone(name) });
+                        self.emit(batch, worker, || EventKind::LockReleased {
+                            lock: Arc::clone(name),
+                        });
                     }
                     if let Some(g) = *gate {
                         turns.pass(g);
@@ -279,7 +293,9 @@ impl<B: Batch> Run<B> {
                         });
                     };
                     drop(held.remove(pos));
-                    self.emit(batch, worker, || EventKind::LockReleased { lock: Arc::clone(name) });
+                    self.emit(batch, worker, || EventKind::LockReleased {
+                        lock: Arc::clone(name),
+                    });
                 }
             }
         }
@@ -288,15 +304,25 @@ impl<B: Batch> Run<B> {
         Outcome::Ready(data)
     }
 
-    fn acquire(&self, name: &Arc<str>, lock: &Arc<RawLock>, batch: u64, worker: usize) -> LockGuard {
+    fn acquire(
+        &self,
+        name: &Arc<str>,
+        lock: &Arc<RawLock>,
+        batch: u64,
+        worker: usize,
+    ) -> LockGuard {
         let guard = match lock.try_lock_arc() {
             Some(guard) => guard,
             None => {
-                self.emit(batch, worker, || EventKind::LockWaiting { lock: Arc::clone(name) });
+                self.emit(batch, worker, || EventKind::LockWaiting {
+                    lock: Arc::clone(name),
+                });
                 lock.lock_arc()
             }
         };
-        self.emit(batch, worker, || EventKind::LockAcquired { lock: Arc::clone(name) });
+        self.emit(batch, worker, || EventKind::LockAcquired {
+            lock: Arc::clone(name),
+        });
         guard
     }
 }

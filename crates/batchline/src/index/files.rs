@@ -120,7 +120,11 @@ impl FilesIndex {
     /// # Errors
     ///
     /// As [`DatasetIndex::split`].
-    pub fn split(&self, shares: &[f64], shuffle: impl Into<Shuffle>) -> Result<Split<Self>, IndexError> {
+    pub fn split(
+        &self,
+        shares: &[f64],
+        shuffle: impl Into<Shuffle>,
+    ) -> Result<Split<Self>, IndexError> {
         Ok(self.index.split(shares, shuffle)?.map(|index| Self {
             index,
             paths: Arc::clone(&self.paths),
@@ -151,7 +155,8 @@ fn file_id(path: &Path, ids: FileIds) -> String {
         FileIds::Stem => path.file_stem(),
         FileIds::Name => path.file_name(),
     };
-    part.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    part.map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -178,7 +183,11 @@ mod tests {
         touch(dir.path(), "a.png");
         std::fs::create_dir(dir.path().join("sub.png")).unwrap();
         let stems = FilesIndex::new([pat(dir.path(), "*.png")], FileIds::Stem).unwrap();
-        assert_eq!(stems.index().ids(), &["a", "b"], "directories left out, sorted");
+        assert_eq!(
+            stems.index().ids(),
+            &["a", "b"],
+            "directories left out, sorted"
+        );
         let names = FilesIndex::new([pat(dir.path(), "*.png")], FileIds::Name).unwrap();
         assert_eq!(names.index().ids(), &["a.png", "b.png"]);
         assert_eq!(names.path("b.png").unwrap(), dir.path().join("b.png"));
@@ -224,7 +233,9 @@ mod tests {
         assert!(err.to_string().contains("same.png") && err.to_string().contains("same.jpg"));
         // Distinct with the extension kept.
         assert_eq!(
-            FilesIndex::new([pat(dir.path(), "*/same.*")], FileIds::Name).unwrap().len(),
+            FilesIndex::new([pat(dir.path(), "*/same.*")], FileIds::Name)
+                .unwrap()
+                .len(),
             2
         );
 

@@ -275,9 +275,12 @@ impl<I: Id> DatasetIndex<I> {
     }
 
     /// A new index with the items at the given positions (which must be distinct and in range).
-    pub(crate) fn from_positions(&self, positions: &[usize]) -> Self {
+    pub(crate) fn at_positions(&self, positions: &[usize]) -> Self {
         Self::new_unchecked(
-            positions.iter().map(|&p| self.inner.ids[p].clone()).collect(),
+            positions
+                .iter()
+                .map(|&p| self.inner.ids[p].clone())
+                .collect(),
             None,
         )
     }
@@ -312,7 +315,11 @@ impl<I: Id> DatasetIndex<I> {
     /// assert!(split.validation.is_none());
     /// # Ok::<(), batchline::index::IndexError>(())
     /// ```
-    pub fn split(&self, shares: &[f64], shuffle: impl Into<Shuffle>) -> Result<Split<Self>, IndexError> {
+    pub fn split(
+        &self,
+        shares: &[f64],
+        shuffle: impl Into<Shuffle>,
+    ) -> Result<Split<Self>, IndexError> {
         let sizes = split_sizes(shares, self.len())?;
         let mut order: Vec<usize> = (0..self.len()).collect();
         if let Some(seed) = shuffle.into().resolve() {
@@ -321,7 +328,7 @@ impl<I: Id> DatasetIndex<I> {
         let mut parts = Vec::with_capacity(3);
         let mut start = 0;
         for size in sizes {
-            parts.push(self.from_positions(&order[start..start + size]));
+            parts.push(self.at_positions(&order[start..start + size]));
             start += size;
         }
         Ok(Split::from_parts(parts))
@@ -335,7 +342,10 @@ impl<I: Id> DatasetIndex<I> {
     ///
     /// The spec is checked against the index first: see [`BatchSpec::validate`].
     pub fn gen_batch(&self, spec: &BatchSpec) -> Result<Batches<I>, IndexError> {
-        Ok(Batches::new(self.clone_ids(), spec.sampler(self.len(), false)?))
+        Ok(Batches::new(
+            self.clone_ids(),
+            spec.sampler(self.len(), false)?,
+        ))
     }
 
     /// The next batch of a stateful iteration that continues where the previous call stopped.
@@ -363,7 +373,9 @@ impl<I: Id> DatasetIndex<I> {
             self.cursor = Some(spec.sampler(self.len(), true)?);
         }
         let sampler = self.cursor.as_mut().expect("cursor was just set");
-        Ok(sampler.next_positions().map(|p| BatchIndex::from_positions(&self.inner.ids, p)))
+        Ok(sampler
+            .next_positions()
+            .map(|p| BatchIndex::from_positions(&self.inner.ids, p)))
     }
 
     /// Forgets the position of [`next_batch`](Self::next_batch): the next call starts anew.
@@ -402,7 +414,11 @@ fn split_sizes(shares: &[f64], len: usize) -> Result<Vec<usize>, IndexError> {
     if total > 1.0 + EPS {
         return Err(invalid(format!("shares add up to {total}, more than 1")));
     }
-    let n_parts = if total < 1.0 - EPS { shares.len() + 1 } else { shares.len() };
+    let n_parts = if total < 1.0 - EPS {
+        shares.len() + 1
+    } else {
+        shares.len()
+    };
     if n_parts > 3 {
         return Err(invalid(format!(
             "{n_parts} parts would result; at most 3 (train, test, validation)"
@@ -417,7 +433,9 @@ fn split_sizes(shares: &[f64], len: usize) -> Result<Vec<usize>, IndexError> {
         .collect();
     let used: usize = sizes.iter().sum();
     if used > len {
-        return Err(invalid(format!("the parts need {used} items, the index has {len}")));
+        return Err(invalid(format!(
+            "the parts need {used} items, the index has {len}"
+        )));
     }
     sizes.push(len - used);
     if let Some(i) = sizes.iter().position(|&s| s == 0) {
@@ -489,7 +507,10 @@ mod tests {
             &[1.0],
         ] {
             let err = split_sizes(shares, 100).unwrap_err();
-            assert!(matches!(err, IndexError::InvalidShares { .. }), "{shares:?}: {err}");
+            assert!(
+                matches!(err, IndexError::InvalidShares { .. }),
+                "{shares:?}: {err}"
+            );
         }
         let err = split_sizes(&[0.99], 10).unwrap_err();
         assert!(err.to_string().contains("test would be empty"), "{err}");
@@ -517,7 +538,10 @@ mod tests {
     #[test]
     fn positions_and_subsets() {
         let index = DatasetIndex::from_ids(["x".to_string(), "y".into(), "z".into()]).unwrap();
-        assert_eq!(index.positions(&["z".into(), "x".into()]).unwrap(), vec![2, 0]);
+        assert_eq!(
+            index.positions(&["z".into(), "x".into()]).unwrap(),
+            vec![2, 0]
+        );
         let err = index.positions(&["w".into()]).unwrap_err();
         assert_eq!(err.to_string(), "id \"w\" is not in the index");
         let sub = index.subset(&["z".into(), "y".into()]).unwrap();

@@ -159,10 +159,7 @@ impl Sampler {
     /// The positions of the next batch, or `None` when the run is over.
     pub(crate) fn next_positions(&mut self) -> Option<Vec<usize>> {
         loop {
-            if self.stopped
-                || self.n_iters.is_some_and(|n| self.iters >= n)
-                || self.epochs_done()
-            {
+            if self.stopped || self.n_iters.is_some_and(|n| self.iters >= n) || self.epochs_done() {
                 self.stopped = true;
                 return None;
             }
@@ -239,7 +236,10 @@ mod tests {
     #[test]
     fn batchflow_examples() {
         let spec = BatchSpec::new(3).n_epochs(2);
-        assert_eq!(ids(4, &spec), vec![vec![0, 1, 2], vec![3, 0, 1], vec![2, 3]]);
+        assert_eq!(
+            ids(4, &spec),
+            vec![vec![0, 1, 2], vec![3, 0, 1], vec![2, 3]]
+        );
         let spec = spec.drop_last(true);
         assert_eq!(ids(4, &spec), vec![vec![0, 1, 2], vec![0, 1, 2]]);
     }
@@ -247,7 +247,10 @@ mod tests {
     #[test]
     fn one_epoch_by_default_and_exact_fit() {
         assert_eq!(ids(4, &BatchSpec::new(2)), vec![vec![0, 1], vec![2, 3]]);
-        assert_eq!(ids(5, &BatchSpec::new(5).n_epochs(2)), vec![(0..5).collect::<Vec<_>>(); 2]);
+        assert_eq!(
+            ids(5, &BatchSpec::new(5).n_epochs(2)),
+            vec![(0..5).collect::<Vec<_>>(); 2]
+        );
         assert_eq!(ids(3, &BatchSpec::new(2)), vec![vec![0, 1], vec![2]]);
     }
 
@@ -269,8 +272,17 @@ mod tests {
             Err(IndexError::ZeroBatchSize)
         ));
         let err = index.gen_batch(&BatchSpec::new(5)).unwrap_err();
-        assert!(matches!(err, IndexError::BatchTooLarge { batch_size: 5, len: 4 }));
-        assert_eq!(err.to_string(), "batch_size 5 is larger than the index (4 items)");
+        assert!(matches!(
+            err,
+            IndexError::BatchTooLarge {
+                batch_size: 5,
+                len: 4
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "batch_size 5 is larger than the index (4 items)"
+        );
         assert!(matches!(
             index.gen_batch(&BatchSpec::new(2).n_epochs(1).n_iters(1)),
             Err(IndexError::EpochsAndIters)

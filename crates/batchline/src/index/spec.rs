@@ -184,7 +184,11 @@ impl BatchSpec {
             (None, None) if endless_default => None,
             (epochs, None) => {
                 let e = epochs.unwrap_or(1);
-                Some(if self.drop_last { e * (n / b) } else { (e * n).div_ceil(b) })
+                Some(if self.drop_last {
+                    e * (n / b)
+                } else {
+                    (e * n).div_ceil(b)
+                })
             }
         }
     }

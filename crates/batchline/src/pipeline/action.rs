@@ -180,7 +180,7 @@ pub(crate) type ActionFn<B> = dyn Fn(&mut B, &mut Context<'_>) -> ActionResult +
 ///
 /// `#[batchline::actions]` builds these for the methods it marks; closures become actions with
 /// [`Pipeline::apply`](super::Pipeline::apply) or [`Action::new`] and
-/// [`Pipeline::add`](super::Pipeline::add).
+/// [`Pipeline::push`](super::Pipeline::push).
 ///
 /// # Examples
 ///

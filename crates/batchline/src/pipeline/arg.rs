@@ -66,7 +66,9 @@ impl<T: Clone + Send + Sync + 'static> Arg<T> {
     /// An expression of the batch's [`Context`] (its number, its random generator, …).
     pub fn from_fn(f: impl Fn(&mut Context<'_>) -> T + Send + Sync + 'static) -> Self {
         Self {
-            inner: Inner::Lazy(Arc::new(move |_: &dyn Any, ctx: &mut Context<'_>| Ok(f(ctx)))),
+            inner: Inner::Lazy(Arc::new(move |_: &dyn Any, ctx: &mut Context<'_>| {
+                Ok(f(ctx))
+            })),
         }
     }
 

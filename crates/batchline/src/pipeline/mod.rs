@@ -122,7 +122,7 @@ impl<B: Batch> Pipeline<B> {
     }
 
     /// Appends an action.
-    pub fn add(mut self, action: Action<B>) -> Self {
+    pub fn push(mut self, action: Action<B>) -> Self {
         self.steps.push(Step::Action(action));
         self
     }
@@ -135,7 +135,7 @@ impl<B: Batch> Pipeline<B> {
         F: Fn(&mut B, &mut Context<'_>) -> R + Send + Sync + 'static,
         R: IntoActionResult,
     {
-        self.add(Action::new(name, f))
+        self.push(Action::new(name, f))
     }
 
     /// Takes the named lock (the one `#[action(lock = "name")]` uses): the steps up to the
@@ -172,7 +172,9 @@ impl<B: Batch> Pipeline<B> {
     fn start(&self, spec: &RunSpec, endless_default: bool) -> Result<BatchIter<B>, PipelineError> {
         let len = self.dataset.len();
         let (seed, shuffle_seed) = spec.seeds();
-        let sampler = spec.batches.sampler_with_seed(len, endless_default, shuffle_seed)?;
+        let sampler = spec
+            .batches
+            .sampler_with_seed(len, endless_default, shuffle_seed)?;
         let total = spec.batches.total_batches(len, endless_default);
         let run = Run::new(
             self.dataset.clone(),

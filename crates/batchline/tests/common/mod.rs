@@ -56,12 +56,18 @@ pub fn dataset(n: usize) -> Dataset<Probe> {
 }
 
 pub fn counted_dataset(n: usize, live: Arc<AtomicUsize>) -> Dataset<Probe> {
-    Dataset::new(DatasetIndex::from_count(n), ProbeSource { live: Some(live) })
+    Dataset::new(
+        DatasetIndex::from_count(n),
+        ProbeSource { live: Some(live) },
+    )
 }
 
 /// Runs `f` on another thread and fails the test if it takes longer than `limit` (a deadlock
 /// fails instead of hanging the suite).
-pub fn with_watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub fn with_watchdog<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -78,7 +84,9 @@ pub fn with_watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T +
                 Ok(()) => unreachable!("sender dropped without sending"),
             }
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: no result within {limit:?} (deadlock?)"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: no result within {limit:?} (deadlock?)")
+        }
     }
 }
 
