@@ -89,12 +89,12 @@ impl<F: Fn(&Event) + Send + Sync> Observer for F {
 ///
 /// ```
 /// use batchline::{Batch, Dataset, DatasetIndex, EventRecorder, RunSpec};
-/// use batchline::batch::ArrayBatch;
+/// use batchline::batch::IdsBatch;
 ///
-/// let ds: Dataset<ArrayBatch> = Dataset::new(DatasetIndex::from_count(4), Default::default());
+/// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(4), ());
 /// let recorder = EventRecorder::new();
 /// ds.p()
-///     .apply("action 1", |_b: &mut ArrayBatch, _ctx: &mut batchline::Context| {})
+///     .apply("action 1", |_b: &mut IdsBatch, _ctx: &mut batchline::Context| {})
 ///     .run(&RunSpec::new(2).observer(recorder.clone()))?;
 /// assert_eq!(
 ///     recorder.listing(),
