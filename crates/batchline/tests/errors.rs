@@ -107,6 +107,34 @@ fn panics_are_caught_and_reported_at_their_place() {
 }
 
 #[test]
+fn a_panic_outside_actions_still_names_the_batch_ids() {
+    for k in [0usize, 2] {
+        let got: Vec<Result<u64, PipelineError>> = with_watchdog(LIMIT, move || {
+            let observer = |e: &batchline::Event| {
+                if e.batch == 1 && matches!(e.kind, EventKind::ActionStarted { .. }) {
+                    panic!("observer gave up");
+                }
+            };
+            dataset(8)
+                .p()
+                .apply("fine", |b: &mut Probe, ctx: &mut Context| {
+                    b.values.push(ctx.batch())
+                })
+                .gen_batch(&RunSpec::new(2).prefetch(k).observer(observer))
+                .unwrap()
+                .map(|r| r.map(|b| b.values[0]))
+                .collect()
+        });
+        assert_eq!(got.len(), 2, "k = {k}");
+        assert_eq!(*got[0].as_ref().unwrap(), 0);
+        assert_eq!(
+            got[1].as_ref().unwrap_err().to_string(),
+            "batch #2 [2, 3]: action \"(executor)\" panicked: observer gave up"
+        );
+    }
+}
+
+#[test]
 fn ignore_errors_skips_and_counts() {
     for k in [0usize, 3] {
         let recorder = EventRecorder::new();
@@ -148,6 +176,8 @@ fn ignore_errors_skips_and_counts() {
 #[test]
 fn skip_and_stop_requests() {
     for k in [0usize, 3] {
+        let recorder = EventRecorder::new();
+        let rec = recorder.clone();
         let (ids, report) = with_watchdog(LIMIT, move || {
             let mut iter = dataset(20)
                 .p()
@@ -158,7 +188,7 @@ fn skip_and_stop_requests() {
                         _ => Ok(()),
                     }
                 })
-                .gen_batch(&RunSpec::new(2).prefetch(k))
+                .gen_batch(&RunSpec::new(2).prefetch(k).observer(rec))
                 .unwrap();
             let ids: Vec<usize> = iter.by_ref().map(|b| b.unwrap().index.ids()[0]).collect();
             (ids, iter.report())
@@ -168,6 +198,9 @@ fn skip_and_stop_requests() {
         assert!(report.stopped);
         assert_eq!(report.failed, 0);
         assert_eq!(report.items, 8);
+        let kinds = |kind: EventKind| recorder.events().iter().filter(|e| e.kind == kind).count();
+        assert_eq!(kinds(EventKind::BatchSkipped), 2, "k = {k}");
+        assert_eq!(kinds(EventKind::BatchStopped), 1, "k = {k}");
     }
 }
 

@@ -57,6 +57,8 @@ pub enum EventKind {
     BatchReady,
     /// An action asked to skip the batch.
     BatchSkipped,
+    /// An action asked to stop the run at this batch.
+    BatchStopped,
     /// An action failed or panicked.
     BatchFailed,
     /// The batch was abandoned because the run stopped.
@@ -69,8 +71,26 @@ pub enum EventKind {
 
 /// Receives every [`Event`] of a run, from whichever thread it happens on.
 ///
-/// Closures `Fn(&Event) + Send + Sync` are observers. Keep them quick: they run inside the
-/// executor.
+/// Closures `Fn(&Event) + Send + Sync` are observers, and so is the sending half of a
+/// `std::sync::mpsc` channel (a sink that never blocks the executor: events sent after the
+/// receiver is gone are dropped). Keep observers quick: they run inside the executor.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use batchline::batch::IdsBatch;
+/// use batchline::{Context, Dataset, DatasetIndex, EventKind, RunSpec};
+///
+/// let (tx, rx) = mpsc::channel();
+/// Dataset::<IdsBatch>::new(DatasetIndex::from_count(6), ())
+///     .p()
+///     .apply("double", |_b: &mut IdsBatch, _ctx: &mut Context| {})
+///     .run(&RunSpec::new(2).prefetch(1).observer(tx))?;
+/// let yielded = rx.try_iter().filter(|e| e.kind == EventKind::BatchYielded).count();
+/// assert_eq!(yielded, 3);
+/// # Ok::<(), batchline::PipelineError>(())
+/// ```
 pub trait Observer: Send + Sync {
     /// Called once per event.
     fn on_event(&self, event: &Event);
@@ -79,6 +99,13 @@ pub trait Observer: Send + Sync {
 impl<F: Fn(&Event) + Send + Sync> Observer for F {
     fn on_event(&self, event: &Event) {
         self(event)
+    }
+}
+
+impl Observer for std::sync::mpsc::Sender<Event> {
+    fn on_event(&self, event: &Event) {
+        // A receiver that hung up no longer wants events; that is not the run's failure.
+        let _ = self.send(event.clone());
     }
 }
 
@@ -244,6 +271,7 @@ pub fn chrome_trace(events: &[Event]) -> String {
             EventKind::BatchCreated => out.push(instant("created")),
             EventKind::BatchReady => out.push(instant("ready")),
             EventKind::BatchSkipped => out.push(instant("skipped")),
+            EventKind::BatchStopped => out.push(instant("stopped")),
             EventKind::BatchFailed => out.push(instant("failed")),
             EventKind::BatchCancelled => out.push(instant("cancelled")),
             EventKind::BatchYielded => out.push(instant("yielded")),

@@ -154,33 +154,44 @@ impl<B: Batch> Run<B> {
     /// Builds batch `batch` from the index positions and runs every step on it, catching any
     /// panic (of an action, of the batch type or of the observer).
     pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
-        let mut ids = None;
+        // The batch lives here, outside the unwind boundary, so that a panic outside an action
+        // (in the batch type's `create`, in the observer) can still name its ids.
+        let mut slot = None;
         match catch_unwind(AssertUnwindSafe(|| {
-            self.process_inner(batch, positions, worker, &mut ids)
+            let data = slot.insert(
+                self.dataset
+                    .batch_of(self.dataset.index().batch_at(positions)),
+            );
+            self.steps(batch, data, worker)
         })) {
-            Ok(outcome) => outcome,
-            Err(payload) => {
-                self.emit(batch, worker, || EventKind::BatchFailed);
-                Outcome::Failed(PipelineError::Panic {
-                    batch,
-                    ids: ids.unwrap_or_default(),
-                    action: "(executor)".into(),
-                    message: panic_message(payload.as_ref()),
-                })
-            }
+            Ok(Ok(())) => Outcome::Ready(slot.expect("steps ran on the batch")),
+            Ok(Err(outcome)) => outcome,
+            Err(payload) => self.fail(batch, worker, slot.as_ref(), |ids| PipelineError::Panic {
+                batch,
+                ids,
+                action: "(executor)".into(),
+                message: panic_message(payload.as_ref()),
+            }),
         }
     }
 
-    fn process_inner(
+    /// Reports the failure of a batch: its event, and the error built from its ids (empty if
+    /// the batch could not be built).
+    fn fail(
         &self,
         batch: u64,
-        positions: Vec<usize>,
         worker: usize,
-        ids_out: &mut Option<String>,
+        data: Option<&B>,
+        error: impl FnOnce(String) -> PipelineError,
     ) -> Outcome<B> {
-        let mut data = self
-            .dataset
-            .batch_of(self.dataset.index().batch_at(positions));
+        self.emit(batch, worker, || EventKind::BatchFailed);
+        Outcome::Failed(error(
+            data.map(|d| d.index().describe_ids()).unwrap_or_default(),
+        ))
+    }
+
+    /// Runs every step on a built batch; `Err` holds the outcome of a batch that ended early.
+    fn steps(&self, batch: u64, data: &mut B, worker: usize) -> Result<(), Outcome<B>> {
         self.emit(batch, worker, || EventKind::BatchCreated);
         let _span = tracing::debug_span!("batch", number = batch).entered();
         let mut ctx = Context::new(batch, &self.ctx);
@@ -190,14 +201,13 @@ impl<B: Batch> Run<B> {
             passed: vec![false; self.gates.len()],
         };
         let mut held: Vec<(Arc<str>, LockGuard)> = Vec::new();
-        let fail = |data: &B, make: &dyn Fn(String) -> PipelineError| {
-            self.emit(batch, worker, || EventKind::BatchFailed);
-            Outcome::Failed(make(data.index().describe_ids()))
+        let cancelled = || {
+            self.emit(batch, worker, || EventKind::BatchCancelled);
+            Err(Outcome::Cancelled)
         };
         for step in &self.plan {
             if self.abandoned(batch) {
-                self.emit(batch, worker, || EventKind::BatchCancelled);
-                return Outcome::Cancelled;
+                return cancelled();
             }
             match step {
                 PlanStep::Action { action, lock, gate } => {
@@ -208,8 +218,7 @@ impl<B: Batch> Run<B> {
                                 lock: Arc::clone(name),
                             });
                             if !self.gates[g].wait_turn(batch, || self.abandoned(batch)) {
-                                self.emit(batch, worker, || EventKind::BatchCancelled);
-                                return Outcome::Cancelled;
+                                return cancelled();
                             }
                         }
                     }
@@ -221,7 +230,7 @@ impl<B: Batch> Run<B> {
                     });
                     let result = {
                         let _span = tracing::trace_span!("action", name = &*action.name).entered();
-                        catch_unwind(AssertUnwindSafe(|| (action.f)(&mut data, &mut ctx)))
+                        catch_unwind(AssertUnwindSafe(|| (action.f)(data, &mut ctx)))
                     };
                     self.emit(batch, worker, || EventKind::ActionFinished {
                         action: Arc::clone(&action.name),
@@ -240,57 +249,60 @@ impl<B: Batch> Run<B> {
                         Ok(Ok(())) => continue,
                         Ok(Err(err)) => err,
                         Err(payload) => {
-                            let message = panic_message(payload.as_ref());
-                            return fail(&data, &|ids| PipelineError::Panic {
-                                batch,
-                                ids,
-                                action: Arc::clone(&action.name),
-                                message: message.clone(),
-                            });
+                            return Err(self.fail(batch, worker, Some(data), |ids| {
+                                PipelineError::Panic {
+                                    batch,
+                                    ids,
+                                    action: Arc::clone(&action.name),
+                                    message: panic_message(payload.as_ref()),
+                                }
+                            }));
                         }
                     };
-                    return match error.into_outcome() {
+                    return Err(match error.into_outcome() {
                         ActionOutcome::Skip => {
                             self.emit(batch, worker, || EventKind::BatchSkipped);
                             Outcome::Skipped
                         }
                         ActionOutcome::Stop => {
-                            self.emit(batch, worker, || EventKind::BatchSkipped);
+                            self.emit(batch, worker, || EventKind::BatchStopped);
                             Outcome::Stopped
                         }
                         ActionOutcome::Failed { message, source } => {
-                            *ids_out = Some(data.index().describe_ids());
-                            self.emit(batch, worker, || EventKind::BatchFailed);
-                            Outcome::Failed(PipelineError::Action {
+                            self.fail(batch, worker, Some(data), |ids| PipelineError::Action {
                                 batch,
-                                ids: data.index().describe_ids(),
+                                ids,
                                 action: Arc::clone(&action.name),
                                 message,
                                 source,
                             })
                         }
-                    };
+                    });
                 }
                 PlanStep::Acquire { name, lock } => {
                     if held.iter().any(|(n, _)| n == name) {
-                        return fail(&data, &|ids| PipelineError::Lock {
-                            batch,
-                            ids,
-                            lock: Arc::clone(name),
-                            message: "acquire_lock on a lock the batch already holds".into(),
-                        });
+                        return Err(self.fail(batch, worker, Some(data), |ids| {
+                            PipelineError::Lock {
+                                batch,
+                                ids,
+                                lock: Arc::clone(name),
+                                message: "acquire_lock on a lock the batch already holds".into(),
+                            }
+                        }));
                     }
                     let guard = self.acquire(name, lock, batch, worker);
                     held.push((Arc::clone(name), guard));
                 }
                 PlanStep::Release { name } => {
                     let Some(pos) = held.iter().position(|(n, _)| n == name) else {
-                        return fail(&data, &|ids| PipelineError::Lock {
-                            batch,
-                            ids,
-                            lock: Arc::clone(name),
-                            message: "release_lock on a lock the batch does not hold".into(),
-                        });
+                        return Err(self.fail(batch, worker, Some(data), |ids| {
+                            PipelineError::Lock {
+                                batch,
+                                ids,
+                                lock: Arc::clone(name),
+                                message: "release_lock on a lock the batch does not hold".into(),
+                            }
+                        }));
                     };
                     drop(held.remove(pos));
                     self.emit(batch, worker, || EventKind::LockReleased {
@@ -301,7 +313,7 @@ impl<B: Batch> Run<B> {
         }
         drop(held);
         self.emit(batch, worker, || EventKind::BatchReady);
-        Outcome::Ready(data)
+        Ok(())
     }
 
     fn acquire(
