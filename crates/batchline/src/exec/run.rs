@@ -155,7 +155,8 @@ impl<B: Batch> Run<B> {
     /// panic (of an action, of the batch type or of the observer).
     pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
         // The batch lives here, outside the unwind boundary, so that a panic outside an action
-        // (in the batch type's `create`, in the observer) can still name its ids.
+        // (in the observer, say) can still name its ids. A panic in the batch type's `create`
+        // leaves no batch, and the error has no ids.
         let mut slot = None;
         match catch_unwind(AssertUnwindSafe(|| {
             let data = slot.insert(
