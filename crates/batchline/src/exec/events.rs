@@ -85,7 +85,7 @@ pub enum EventKind {
 /// let (tx, rx) = mpsc::channel();
 /// Dataset::<IdsBatch>::new(DatasetIndex::from_count(6), ())
 ///     .p()
-///     .apply("double", |_b: &mut IdsBatch, _ctx: &mut Context| {})
+///     .apply("noop", |_b: &mut IdsBatch, _ctx: &mut Context| {})
 ///     .run(&RunSpec::new(2).prefetch(1).observer(tx))?;
 /// let yielded = rx.try_iter().filter(|e| e.kind == EventKind::BatchYielded).count();
 /// assert_eq!(yielded, 3);
