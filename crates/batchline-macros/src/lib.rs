@@ -148,7 +148,8 @@ mod valid;
 /// ```
 #[proc_macro_attribute]
 pub fn actions(args: TokenStream, item: TokenStream) -> TokenStream {
-    actions_impl(args.into(), item.into()).into()
+    let (tokens, errors) = expand_actions(args.into(), item.into());
+    errors.emit_with(tokens).into()
 }
 
 /// Marks a method of an `#[batchline::actions]` block as an action; options `lock`,
@@ -168,13 +169,18 @@ pub fn actions(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn action(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = TokenStream2::from(item);
-    let error = syn::Error::new(
+    let (item, errors) = action_outside_actions(item.into());
+    errors.emit_with(item).into()
+}
+
+/// `#[action]` met on its own: the item, unchanged, and the error saying where it belongs.
+fn action_outside_actions(item: TokenStream2) -> (TokenStream2, Errors) {
+    let mut errors = Errors::default();
+    errors.push(syn::Error::new(
         Span::call_site(),
         "`#[action]` only works on methods inside an `impl` block marked `#[batchline::actions]`",
-    )
-    .to_compile_error();
-    quote!(#error #item).into()
+    ));
+    (item, errors)
 }
 
 /// The errors found so far, combined into one `syn::Error`.
@@ -191,13 +197,15 @@ impl Errors {
     }
 
     /// `tokens` followed by a `compile_error!` per error.
-    fn emit_with(self, tokens: impl ToTokens) -> TokenStream2 {
+    fn emit_with(self, tokens: TokenStream2) -> TokenStream2 {
         let errors = self.0.map(|e| e.to_compile_error());
         quote!(#tokens #errors)
     }
 }
 
-fn actions_impl(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+/// What `#[batchline::actions]` emits: the tokens (the `impl` block without its `#[action]`
+/// attributes, plus the generated trait when there is no error) and the errors found.
+fn expand_actions(args: TokenStream2, item: TokenStream2) -> (TokenStream2, Errors) {
     let mut errors = Errors::default();
     let options = attr::parse_block_options(args).unwrap_or_else(|err| {
         errors.push(err);
@@ -211,11 +219,11 @@ fn actions_impl(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
                 "`#[batchline::actions]` goes on an inherent `impl` block of a batch type: \
                  `impl MyBatch { ... }`",
             ));
-            return errors.emit_with(other);
+            return (other.into_token_stream(), errors);
         }
         Err(err) => {
             errors.push(err);
-            return errors.emit_with(item);
+            return (item, errors);
         }
     };
     if let Some((bang, path, for_token)) = &item.trait_ {
@@ -230,18 +238,21 @@ fn actions_impl(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
                 ast::take_action_attrs(&mut method.attrs);
             }
         }
-        return errors.emit_with(item);
+        return (item.into_token_stream(), errors);
     }
     let block = ast::ActionsBlock::from_impl(&mut item, &mut errors);
     valid::check(&block, &mut errors);
     if errors.0.is_some() {
-        return errors.emit_with(item);
+        return (item.into_token_stream(), errors);
     }
     match expand::expand(&options, &block) {
-        Ok(generated) => quote!(#item #generated),
+        Ok(generated) => (quote!(#item #generated), errors),
         Err(err) => {
             errors.push(err);
-            errors.emit_with(item)
+            (item.into_token_stream(), errors)
         }
     }
 }
+
+#[cfg(test)]
+mod ui_tests;

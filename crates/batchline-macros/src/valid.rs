@@ -8,17 +8,39 @@ use crate::Errors;
 
 /// The methods of `Pipeline` that take `self`: an action of the same name would be hidden by
 /// them (inherent methods win over trait methods), so it could never be called.
+/// (Kept in sync with the library by the test `pipeline_methods_are_all_listed`.)
 const PIPELINE_METHODS: &[&str] = &[
-    "dataset",
-    "step_names",
-    "push",
-    "apply",
     "acquire_lock",
-    "release_lock",
+    "after",
+    "apply",
+    "before",
+    "call",
+    "chain",
+    "config",
+    "dataset",
+    "discard",
     "gen_batch",
+    "init_variable",
+    "join",
+    "merge",
     "next_batch",
+    "print",
+    "print_to",
+    "push",
+    "release_lock",
+    "repeat",
+    "repeat_with",
+    "reset",
     "reset_iter",
     "run",
+    "set_config",
+    "sometimes",
+    "sometimes_with",
+    "step_names",
+    "update_variable",
+    "variables",
+    "with_config",
+    "with_dataset",
 ];
 
 /// Checks `block`, adding one error per broken rule to `errors`.
@@ -123,5 +145,48 @@ fn check_action(action: &ActionMethod, errors: &mut Errors) {
                 _ => {}
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PIPELINE_METHODS;
+
+    /// Every public method of `Pipeline` in the library's `pipeline/` sources is in the list.
+    #[test]
+    fn pipeline_methods_are_all_listed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../batchline/src/pipeline");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("the library's pipeline/ folder") {
+            let path = entry.expect("an entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let file = syn::parse_file(&std::fs::read_to_string(&path).expect("a source file"))
+                .expect("the library's sources parse");
+            for item in file.items {
+                let syn::Item::Impl(block) = item else { continue };
+                let is_pipeline = block.trait_.is_none()
+                    && matches!(&*block.self_ty, syn::Type::Path(p)
+                        if p.path.segments.last().is_some_and(|s| s.ident == "Pipeline"));
+                if !is_pipeline {
+                    continue;
+                }
+                for impl_item in block.items {
+                    if let syn::ImplItem::Fn(method) = impl_item {
+                        let public = matches!(method.vis, syn::Visibility::Public(_));
+                        if public && method.sig.receiver().is_some() {
+                            found.push(method.sig.ident.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found.len() > 10, "expected Pipeline's methods in {}", dir.display());
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|name| !PIPELINE_METHODS.contains(&name.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "add to PIPELINE_METHODS: {missing:?}");
     }
 }

@@ -51,6 +51,49 @@ pub use pipeline::{Action, ActionError, ActionResult, Arg, BatchRng, Context, Pi
 
 /// `#[batchline::actions]` on an `impl` block of a batch type turns its `#[action]` methods
 /// into pipeline steps: see the `batchline-macros` crate documentation.
+///
+/// Misuse stops the build with a message (every case, with its message and the line it points
+/// at, is tested in `batchline-macros/ui/`). For instance an action that takes `self` by value,
+/// a lock name that is not a string, or an action named like a `Pipeline` method:
+///
+/// ```compile_fail
+/// # struct B;
+/// #[batchline::actions]
+/// impl B {
+///     #[action]
+///     fn consume(self) {} // error: an action takes `&mut self` or `&self`
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// # struct B;
+/// #[batchline::actions]
+/// impl B {
+///     #[action(lock = 5)] // error: the lock name must be a string literal
+///     fn load(&mut self) {}
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// # struct B;
+/// #[batchline::actions]
+/// impl B {
+///     #[action]
+///     fn run(&mut self) {} // error: `Pipeline::run` would hide it
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// # struct B;
+/// impl B {
+///     #[batchline::action] // error: only inside an `impl` block marked `#[batchline::actions]`
+///     fn load(&mut self) {}
+/// }
+/// # fn main() {}
+/// ```
 pub use batchline_macros::{action, actions};
 
 /// Paths used by the code `#[batchline::actions]` generates. Not public API.

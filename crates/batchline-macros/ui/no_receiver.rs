@@ -4,7 +4,7 @@ struct B;
 #[batchline::actions]
 impl B {
     #[action]
-    fn run(&mut self) {}
+    fn make(n: usize) {} //~ ERROR an action is a method: it takes `&mut self` or `&self`
 }
 
 fn main() {}

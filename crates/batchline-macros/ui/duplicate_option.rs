@@ -3,7 +3,7 @@ struct B;
 
 #[batchline::actions]
 impl B {
-    #[action(foo)]
+    #[action(ordered, lock, ordered)] //~ ERROR duplicate action option `ordered`
     fn load(&mut self) {}
 }
 

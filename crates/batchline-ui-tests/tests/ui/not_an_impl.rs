@@ -1,5 +1,0 @@
-#![allow(unused)]
-#[batchline::actions]
-struct B;
-
-fn main() {}
