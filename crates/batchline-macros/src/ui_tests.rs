@@ -88,8 +88,7 @@ fn run_case(path: &Path, source: &str) -> Vec<Found> {
             for impl_item in &mut block.items {
                 if let syn::ImplItem::Fn(method) = impl_item {
                     if let Some((_, attr_line)) = macro_attr(&mut method.attrs, "action") {
-                        let (_, errors) =
-                            crate::action_outside_actions(method.to_token_stream());
+                        let (_, errors) = crate::action_outside_actions(method.to_token_stream());
                         record(errors, attr_line);
                     }
                 }
@@ -109,12 +108,20 @@ fn every_case_gives_its_errors_at_its_lines() {
         .filter(|path| path.extension().is_some_and(|e| e == "rs"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 16, "expected the misuse cases in {}", dir.display());
+    assert!(
+        paths.len() >= 16,
+        "expected the misuse cases in {}",
+        dir.display()
+    );
     let mut failures = Vec::new();
     for path in &paths {
         let source = std::fs::read_to_string(path).expect("a readable case");
         let want = expected(&source);
-        assert!(!want.is_empty(), "{}: no `//~ ERROR` marker", path.display());
+        assert!(
+            !want.is_empty(),
+            "{}: no `//~ ERROR` marker",
+            path.display()
+        );
         let got = run_case(path, &source);
         if got != want {
             failures.push(format!(
