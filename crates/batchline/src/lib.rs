@@ -44,10 +44,14 @@ pub mod pipeline;
 pub use batch::Batch;
 pub use dataset::Dataset;
 pub use exec::{
-    BatchIter, Event, EventKind, EventRecorder, Observer, PipelineError, RunReport, RunSpec,
+    BatchIter, Event, EventKind, EventRecorder, Observer, PipelineError, Profile, Rebatch, RunEnd,
+    RunReport, RunSpec,
 };
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
-pub use pipeline::{Action, ActionError, ActionResult, Arg, BatchRng, Context, Pipeline};
+pub use pipeline::{
+    Action, ActionError, ActionResult, Arg, BatchRng, Config, Context, Pipeline, Reset, RunState,
+    Update, Variables,
+};
 
 /// `#[batchline::actions]` on an `impl` block of a batch type turns its `#[action]` methods
 /// into pipeline steps: see the `batchline-macros` crate documentation.

@@ -7,6 +7,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::Batch;
 use crate::index::BatchIndex;
+use crate::ActionError;
 
 /// Errors of [`ArraySource`] and [`ArrayBatch`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +34,22 @@ pub enum ArrayError {
     Scalar {
         /// The component.
         name: String,
+    },
+    /// Two batches to merge hold different components.
+    #[error("cannot merge batches with components {left:?} and {right:?}")]
+    ComponentsMismatch {
+        /// The first batch's components.
+        left: Vec<String>,
+        /// The second batch's components.
+        right: Vec<String>,
+    },
+    /// Arrays of a component do not fit together.
+    #[error("component {name:?}: {message}")]
+    Shape {
+        /// The component.
+        name: String,
+        /// What does not fit.
+        message: String,
     },
     /// An id (a row number) beyond the source's rows.
     #[error("row {row} is out of range: the source has {rows} rows")]
@@ -239,6 +256,48 @@ impl<T: Clone + Send + Sync + 'static> Batch for ArrayBatch<T> {
 
     fn index(&self) -> &BatchIndex<usize> {
         &self.index
+    }
+
+    /// Appends `other`'s rows to every component; both batches must hold the same components
+    /// with the same row shapes.
+    fn merge(&mut self, other: Self) -> Result<(), ActionError> {
+        let mine: Vec<&String> = self.data.keys().collect();
+        let theirs: Vec<&String> = other.data.keys().collect();
+        if mine != theirs {
+            return Err(ArrayError::ComponentsMismatch {
+                left: mine.into_iter().cloned().collect(),
+                right: theirs.into_iter().cloned().collect(),
+            }
+            .into());
+        }
+        let mut merged = BTreeMap::new();
+        for (name, array) in &self.data {
+            let joined = ndarray::concatenate(Axis(0), &[array.view(), other.data[name].view()])
+                .map_err(|e| ArrayError::Shape {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })?;
+            merged.insert(name.clone(), joined);
+        }
+        self.data = merged;
+        self.index.append(other.index);
+        Ok(())
+    }
+
+    fn split_off(&mut self, at: usize) -> Result<Self, ActionError> {
+        crate::batch::check_split(at, self.len())?;
+        let mut rest = BTreeMap::new();
+        for (name, array) in &mut self.data {
+            let tail = array.slice_axis(Axis(0), (at..).into()).to_owned();
+            let head = array.slice_axis(Axis(0), (..at).into()).to_owned();
+            *array = head;
+            rest.insert(name.clone(), tail);
+        }
+        Ok(Self {
+            index: self.index.split_off(at),
+            source: Arc::clone(&self.source),
+            data: rest,
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub use array::{ArrayBatch, ArrayError, ArraySource};
 use std::sync::Arc;
 
 use crate::index::{BatchIndex, Id};
+use crate::ActionError;
 
 /// A batch: the ids of some items plus the data the pipeline's actions load and transform.
 ///
@@ -67,6 +68,48 @@ pub trait Batch: Sized + Send + 'static {
     fn ids(&self) -> &[Self::Id] {
         self.index().ids()
     }
+
+    /// Appends the items of `other` (ids and data) after this batch's items: used by
+    /// [`Pipeline::merge`](crate::Pipeline::merge) and by
+    /// [`BatchIter::rebatch`](crate::BatchIter::rebatch).
+    ///
+    /// # Errors
+    ///
+    /// The default implementation says the type does not support merging; an implementation
+    /// fails when the two batches' data do not fit together.
+    fn merge(&mut self, other: Self) -> Result<(), ActionError> {
+        let _ = other;
+        Err(unsupported::<Self>("merge"))
+    }
+
+    /// Splits the batch in two: this batch keeps the first `at` items, the returned batch
+    /// holds the rest (ids and data). Used by [`BatchIter::rebatch`](crate::BatchIter::rebatch).
+    ///
+    /// # Errors
+    ///
+    /// The default implementation says the type does not support splitting; an
+    /// implementation fails when `at > len`.
+    fn split_off(&mut self, at: usize) -> Result<Self, ActionError> {
+        let _ = at;
+        Err(unsupported::<Self>("split_off"))
+    }
+}
+
+fn unsupported<B>(what: &str) -> ActionError {
+    ActionError::msg(format!(
+        "{} does not implement Batch::{what}",
+        std::any::type_name::<B>()
+    ))
+}
+
+/// The error of a split beyond the end of a batch.
+pub(crate) fn check_split(at: usize, len: usize) -> Result<(), ActionError> {
+    if at > len {
+        return Err(ActionError::msg(format!(
+            "cannot split a batch of {len} items at {at}"
+        )));
+    }
+    Ok(())
 }
 
 /// The simplest batch: its ids and nothing else, for pipelines whose actions fetch or compute
@@ -98,5 +141,17 @@ impl<I: Id> Batch for IdsBatch<I> {
 
     fn index(&self) -> &BatchIndex<I> {
         &self.index
+    }
+
+    fn merge(&mut self, other: Self) -> Result<(), ActionError> {
+        self.index.append(other.index);
+        Ok(())
+    }
+
+    fn split_off(&mut self, at: usize) -> Result<Self, ActionError> {
+        check_split(at, self.len())?;
+        Ok(Self {
+            index: self.index.split_off(at),
+        })
     }
 }

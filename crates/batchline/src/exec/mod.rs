@@ -23,14 +23,19 @@
 mod events;
 mod lock;
 mod prefetch;
+mod profile;
+mod progress;
+mod rebatch;
 mod run;
 mod spec;
 
 pub use events::{chrome_trace, listing, Event, EventKind, EventRecorder, Observer};
+pub use profile::{ActionStats, LockStats, Profile};
+pub use rebatch::Rebatch;
 pub use spec::RunSpec;
 
 pub(crate) use lock::LockRegistry;
-pub(crate) use run::Run;
+pub(crate) use run::{Outcome, Run};
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -42,8 +47,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::Batch;
 use crate::index::{IndexError, Sampler};
+use crate::pipeline::{Hook, RunState};
 use prefetch::Prefetch;
-use run::{panic_message, Outcome};
+use progress::Progress;
+use run::panic_message;
 
 /// Why a run could not deliver a batch.
 ///
@@ -97,6 +104,23 @@ pub enum PipelineError {
     /// A prefetch worker thread could not be started.
     #[error("cannot start a prefetch worker: {0}")]
     Spawn(#[source] std::io::Error),
+    /// The pipeline was built wrongly (no dataset, a probability outside `[0, 1]`, …).
+    #[error("invalid pipeline: {0}")]
+    Build(String),
+    /// A `before` or `after` step failed.
+    #[error("{stage} step {hook:?} failed: {message}")]
+    Hook {
+        /// `"before"` or `"after"`.
+        stage: &'static str,
+        /// The step's name.
+        hook: Arc<str>,
+        /// The error's message.
+        message: String,
+    },
+    /// Batches could not be split or merged to the new batch size of
+    /// [`BatchIter::rebatch`].
+    #[error("rebatch: {0}")]
+    Rebatch(String),
 }
 
 impl PipelineError {
@@ -119,8 +143,25 @@ impl PipelineError {
     }
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RunEnd {
+    /// It has not ended yet.
+    #[default]
+    Running,
+    /// Every batch was drawn.
+    Completed,
+    /// A batch failed (without `ignore_errors`) or an `after` step failed.
+    Failed,
+    /// An action asked to stop the run.
+    Stopped,
+    /// The consumer dropped the iterator before the end.
+    Dropped,
+}
+
 /// What a run did: see [`Pipeline::run`](crate::Pipeline::run) and [`BatchIter::report`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunReport {
     /// Batches delivered to the consumer.
@@ -135,6 +176,12 @@ pub struct RunReport {
     pub stopped: bool,
     /// Time from the start of the run to its end (or to now, while it runs).
     pub elapsed: Duration,
+    /// How the run ended.
+    pub end: RunEnd,
+    /// The errors of `after` steps (`step: message`).
+    pub hook_errors: Vec<String>,
+    /// The profile of the run, when the spec asked for it ([`RunSpec::profile`]).
+    pub profile: Option<Profile>,
 }
 
 enum Mode<B: Batch> {
@@ -162,6 +209,10 @@ pub struct BatchIter<B: Batch> {
     held: Option<u64>,
     finished: bool,
     report: RunReport,
+    after: Vec<Hook>,
+    /// An `after` step's error, to yield once before the iteration ends.
+    pending: Option<PipelineError>,
+    progress: Option<Progress>,
 }
 
 impl<B: Batch> fmt::Debug for BatchIter<B> {
@@ -174,12 +225,27 @@ impl<B: Batch> fmt::Debug for BatchIter<B> {
 }
 
 impl<B: Batch> BatchIter<B> {
+    /// Runs the `before` steps, then starts the run.
     pub(crate) fn start(
         run: Run<B>,
         sampler: Sampler,
-        prefetch: usize,
+        spec: &RunSpec,
         total: Option<u64>,
+        before: &[Hook],
+        after: &[Hook],
     ) -> Result<Self, PipelineError> {
+        for hook in before {
+            let state = RunState {
+                run: &run.ctx,
+                report: None,
+            };
+            run_hook(hook, &state).map_err(|message| PipelineError::Hook {
+                stage: "before",
+                hook: Arc::clone(&hook.name),
+                message,
+            })?;
+        }
+        let prefetch = spec.prefetch;
         let run = Arc::new(run);
         let mode = if prefetch == 0 {
             Mode::Inline {
@@ -200,16 +266,57 @@ impl<B: Batch> BatchIter<B> {
             held: None,
             finished: false,
             report: RunReport::default(),
+            after: after.to_vec(),
+            pending: None,
+            progress: spec.progress.then(|| Progress::new(total)).flatten(),
         })
     }
 
-    /// What the run has done so far.
+    /// What the run has done so far (with its profile, if the spec asked for one).
     pub fn report(&self) -> RunReport {
         let mut report = self.report.clone();
         if !self.finished {
             report.elapsed = self.run.start.elapsed();
+            report.profile = self.profile();
         }
         report
+    }
+
+    /// The profile of the run so far, if the spec asked for one ([`RunSpec::profile`]).
+    pub fn profile(&self) -> Option<Profile> {
+        self.run
+            .recorder
+            .as_ref()
+            .map(|r| Profile::from_events(&r.events()))
+    }
+
+    /// The variables of the pipeline the run belongs to.
+    pub fn variables(&self) -> &crate::pipeline::Variables {
+        &self.run.ctx.variables
+    }
+
+    /// Regroups the batches into batches of exactly `n` items (the last may be shorter; see
+    /// [`Rebatch::drop_last`]), splitting and merging them with [`Batch::split_off`] and
+    /// [`Batch::merge`], in order. Prefetch applies to the batches of the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
+    /// use batchline::batch::IdsBatch;
+    ///
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
+    /// let sizes: Vec<usize> = ds
+    ///     .p()
+    ///     .gen_batch(&RunSpec::new(3).prefetch(2))?
+    ///     .rebatch(4)
+    ///     .map(|b| b.map(|b| b.len()))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(sizes, [4, 4, 2]);
+    /// # Ok::<(), batchline::PipelineError>(())
+    /// ```
+    pub fn rebatch(self, n: usize) -> Rebatch<B> {
+        Rebatch::new(self, n)
     }
 
     fn next_outcome(&mut self) -> Option<(u64, Outcome<B>)> {
@@ -245,7 +352,10 @@ impl<B: Batch> BatchIter<B> {
         }
     }
 
-    fn finish(&mut self) {
+    /// Ends the run: stops and joins the workers, ends the run-local state (other runs of
+    /// `merge` steps), then runs the `after` steps. Their first error is kept in `pending`
+    /// (to be yielded) when the run otherwise ended well.
+    fn finish(&mut self, end: RunEnd) {
         if self.finished {
             return;
         }
@@ -253,7 +363,44 @@ impl<B: Batch> BatchIter<B> {
         if let Mode::Prefetch(p) = &mut self.mode {
             p.close();
         }
+        self.run.ctx.clear_locals();
         self.report.elapsed = self.run.start.elapsed();
+        self.report.end = end;
+        self.report.profile = self.profile();
+        if let Some(progress) = self.progress.take() {
+            progress.finish();
+        }
+        for hook in &self.after {
+            let state = RunState {
+                run: &self.run.ctx,
+                report: Some(&self.report),
+            };
+            if let Err(message) = run_hook(hook, &state) {
+                tracing::warn!(hook = &*hook.name, error = %message, "after step failed");
+                self.report
+                    .hook_errors
+                    .push(format!("{}: {message}", hook.name));
+                if self.pending.is_none() && matches!(end, RunEnd::Completed | RunEnd::Stopped) {
+                    self.pending = Some(PipelineError::Hook {
+                        stage: "after",
+                        hook: Arc::clone(&hook.name),
+                        message,
+                    });
+                }
+            }
+        }
+        if self.pending.is_some() {
+            self.report.end = RunEnd::Failed;
+        }
+    }
+}
+
+/// Runs a `before` or `after` step, catching its panic; the error's text on failure.
+fn run_hook(hook: &Hook, state: &RunState<'_>) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| (hook.f)(state))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(payload) => Err(format!("panicked: {}", panic_message(payload.as_ref()))),
     }
 }
 
@@ -262,15 +409,15 @@ impl<B: Batch> Iterator for BatchIter<B> {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.finished {
-            return None;
+            return self.pending.take().map(Err);
         }
         if let Some(held) = self.held.take() {
             self.release(held);
         }
         loop {
             let Some((seq, outcome)) = self.next_outcome() else {
-                self.finish();
-                return None;
+                self.finish(RunEnd::Completed);
+                return self.pending.take().map(Err);
             };
             match outcome {
                 Outcome::Ready(batch) => {
@@ -278,6 +425,9 @@ impl<B: Batch> Iterator for BatchIter<B> {
                     self.held = Some(seq);
                     self.report.batches += 1;
                     self.report.items += batch.len() as u64;
+                    if let Some(progress) = &self.progress {
+                        progress.advance(batch.len() as u64);
+                    }
                     return Some(Ok(batch));
                 }
                 Outcome::Skipped => {
@@ -292,19 +442,19 @@ impl<B: Batch> Iterator for BatchIter<B> {
                 Outcome::Failed(err) => {
                     self.report.failed += 1;
                     self.release(seq);
-                    self.finish();
+                    self.finish(RunEnd::Failed);
                     return Some(Err(err));
                 }
                 Outcome::Stopped => {
                     self.report.stopped = true;
                     self.release(seq);
-                    self.finish();
-                    return None;
+                    self.finish(RunEnd::Stopped);
+                    return self.pending.take().map(Err);
                 }
                 Outcome::Cancelled => {
                     self.release(seq);
-                    self.finish();
-                    return None;
+                    self.finish(RunEnd::Dropped);
+                    return self.pending.take().map(Err);
                 }
             }
         }
@@ -315,6 +465,6 @@ impl<B: Batch> std::iter::FusedIterator for BatchIter<B> {}
 
 impl<B: Batch> Drop for BatchIter<B> {
     fn drop(&mut self) {
-        self.finish();
+        self.finish(RunEnd::Dropped);
     }
 }

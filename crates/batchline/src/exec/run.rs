@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rand::Rng;
+
 use super::lock::{Gate, LockGuard, LockRegistry, RawLock};
-use super::{Event, EventKind, Observer, PipelineError};
+use super::{Event, EventKind, EventRecorder, Observer, PipelineError, RunSpec};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
 use crate::pipeline::{ActionOutcome, Context, RunContext, Step};
@@ -27,6 +29,10 @@ pub(crate) enum PlanStep<B> {
     Release {
         name: Arc<str>,
     },
+    Branch {
+        p: f64,
+        len: usize,
+    },
 }
 
 /// What became of one batch.
@@ -43,8 +49,10 @@ pub(crate) struct Run<B: Batch> {
     dataset: Dataset<B>,
     plan: Vec<PlanStep<B>>,
     gates: Vec<Gate>,
-    ctx: RunContext,
+    pub(crate) ctx: RunContext,
     observer: Option<Arc<dyn Observer>>,
+    /// Records the events for the profile, when the spec asks for one.
+    pub(crate) recorder: Option<EventRecorder>,
     pub(crate) start: Instant,
     pub(crate) ignore_errors: bool,
     cancelled: AtomicBool,
@@ -53,15 +61,29 @@ pub(crate) struct Run<B: Batch> {
 }
 
 impl<B: Batch> Run<B> {
+    /// The plan of `steps` for one run. Without `ordered`, ordered actions keep their lock
+    /// but not their turns (for the batches of a joined pipeline, which come one by one).
     pub(crate) fn new(
         dataset: Dataset<B>,
         steps: &[Step<B>],
         locks: &LockRegistry,
-        seed: u64,
-        observer: Option<Arc<dyn Observer>>,
-        ignore_errors: bool,
-        first_batch: u64,
+        ctx: RunContext,
+        spec: &RunSpec,
+        ordered: bool,
     ) -> Self {
+        let first_batch = 0;
+        let recorder = spec.profile.then(EventRecorder::new);
+        let observer: Option<Arc<dyn Observer>> = match (&recorder, &spec.observer) {
+            (None, user) => user.clone(),
+            (Some(rec), None) => Some(Arc::new(rec.clone())),
+            (Some(rec), Some(user)) => {
+                let (rec, user) = (rec.clone(), Arc::clone(user));
+                Some(Arc::new(move |e: &Event| {
+                    rec.on_event(e);
+                    user.on_event(e);
+                }))
+            }
+        };
         let mut gates = Vec::new();
         let plan = steps
             .iter()
@@ -72,7 +94,7 @@ impl<B: Batch> Run<B> {
                         (None, true) => Some(Arc::clone(&action.name)),
                         (None, false) => None,
                     };
-                    let gate = action.ordered.then(|| {
+                    let gate = (action.ordered && ordered).then(|| {
                         gates.push(Gate::new(first_batch));
                         gates.len() - 1
                     });
@@ -92,16 +114,18 @@ impl<B: Batch> Run<B> {
                 Step::ReleaseLock(name) => PlanStep::Release {
                     name: Arc::clone(name),
                 },
+                Step::Branch { p, len } => PlanStep::Branch { p: *p, len: *len },
             })
             .collect();
         Self {
             dataset,
             plan,
             gates,
-            ctx: RunContext { seed },
+            ctx,
             observer,
+            recorder,
             start: Instant::now(),
-            ignore_errors,
+            ignore_errors: spec.ignore_errors,
             cancelled: AtomicBool::new(false),
             stop_after: AtomicU64::new(u64::MAX),
         }
@@ -154,18 +178,36 @@ impl<B: Batch> Run<B> {
     /// Builds batch `batch` from the index positions and runs every step on it, catching any
     /// panic (of an action, of the batch type or of the observer).
     pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
-        // The batch lives here, outside the unwind boundary, so that a panic outside an action
-        // (in the observer, say) can still name its ids. A panic in the batch type's `create`
-        // leaves no batch, and the error has no ids.
         let mut slot = None;
+        self.process_in(&mut slot, batch, worker, || {
+            self.dataset
+                .batch_of(self.dataset.index().batch_at(positions))
+        })
+    }
+
+    /// Runs every step on a batch built elsewhere (the batch of a joined pipeline).
+    pub(crate) fn process_built(&self, batch: u64, data: B, worker: usize) -> Outcome<B> {
+        let mut slot = Some(data);
+        self.process_in(&mut slot, batch, worker, || {
+            unreachable!("the batch is given")
+        })
+    }
+
+    fn process_in(
+        &self,
+        slot: &mut Option<B>,
+        batch: u64,
+        worker: usize,
+        create: impl FnOnce() -> B,
+    ) -> Outcome<B> {
+        // The batch lives in `slot`, outside the unwind boundary, so that a panic outside an
+        // action (in the observer, say) can still name its ids. A panic in the batch type's
+        // `create` leaves no batch, and the error has no ids.
         match catch_unwind(AssertUnwindSafe(|| {
-            let data = slot.insert(
-                self.dataset
-                    .batch_of(self.dataset.index().batch_at(positions)),
-            );
+            let data = slot.get_or_insert_with(create);
             self.steps(batch, data, worker)
         })) {
-            Ok(Ok(())) => Outcome::Ready(slot.expect("steps ran on the batch")),
+            Ok(Ok(())) => Outcome::Ready(slot.take().expect("steps ran on the batch")),
             Ok(Err(outcome)) => outcome,
             Err(payload) => self.fail(batch, worker, slot.as_ref(), |ids| PipelineError::Panic {
                 batch,
@@ -206,11 +248,24 @@ impl<B: Batch> Run<B> {
             self.emit(batch, worker, || EventKind::BatchCancelled);
             Err(Outcome::Cancelled)
         };
-        for step in &self.plan {
+        let mut next = 0;
+        while let Some(step) = self.plan.get(next) {
+            next += 1;
             if self.abandoned(batch) {
                 return cancelled();
             }
             match step {
+                PlanStep::Branch { p, len } => {
+                    if !ctx.rng().random_bool(*p) {
+                        // Skipped steps pass their turns at once: later batches need not wait.
+                        for skipped in &self.plan[next..next + len] {
+                            if let PlanStep::Action { gate: Some(g), .. } = skipped {
+                                turns.pass(*g);
+                            }
+                        }
+                        next += len;
+                    }
+                }
                 PlanStep::Action { action, lock, gate } => {
                     if let Some(g) = *gate {
                         if !turns.passed[g] {

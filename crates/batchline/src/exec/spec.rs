@@ -31,6 +31,8 @@ pub struct RunSpec {
     pub(crate) ignore_errors: bool,
     pub(crate) seed: Option<u64>,
     pub(crate) observer: Option<Arc<dyn Observer>>,
+    pub(crate) profile: bool,
+    pub(crate) progress: bool,
 }
 
 impl fmt::Debug for RunSpec {
@@ -41,6 +43,8 @@ impl fmt::Debug for RunSpec {
             .field("ignore_errors", &self.ignore_errors)
             .field("seed", &self.seed)
             .field("observer", &self.observer.is_some())
+            .field("profile", &self.profile)
+            .field("progress", &self.progress)
             .finish()
     }
 }
@@ -53,6 +57,8 @@ impl From<BatchSpec> for RunSpec {
             ignore_errors: false,
             seed: None,
             observer: None,
+            profile: false,
+            progress: false,
         }
     }
 }
@@ -121,6 +127,26 @@ impl RunSpec {
     #[must_use]
     pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Records the run's events and computes its [`Profile`](super::Profile): per-action
+    /// times, lock waits, the consumer's waiting and working time, and the share of time each
+    /// action held the consumer up. Read it from [`BatchIter::profile`](super::BatchIter::profile)
+    /// or [`RunReport::profile`](super::RunReport::profile).
+    #[must_use]
+    pub fn profile(mut self, on: bool) -> Self {
+        self.profile = on;
+        self
+    }
+
+    /// Shows a progress bar on standard error (batches, batches/s and items/s; the total comes
+    /// from `n_iters`, or from `n_epochs` with the batch size and `drop_last`). It stays
+    /// silent when standard error is not a terminal, and without the `progress` cargo
+    /// feature (on by default).
+    #[must_use]
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
         self
     }
 

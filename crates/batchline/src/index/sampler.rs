@@ -65,6 +65,24 @@ impl<I: Id> BatchIndex<I> {
     }
 
     /// The first few ids as text, for error messages.
+    /// Appends the ids and positions of `other`.
+    pub fn append(&mut self, other: BatchIndex<I>) {
+        self.ids.extend(other.ids);
+        self.positions.extend(other.positions);
+    }
+
+    /// Keeps the first `at` items and returns the rest.
+    ///
+    /// # Panics
+    ///
+    /// When `at > len`.
+    pub fn split_off(&mut self, at: usize) -> BatchIndex<I> {
+        BatchIndex {
+            ids: self.ids.split_off(at),
+            positions: self.positions.split_off(at),
+        }
+    }
+
     pub(crate) fn describe_ids(&self) -> String {
         const SHOWN: usize = 5;
         let mut s = String::from("[");

@@ -4,6 +4,10 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use rand::distr::uniform::SampleUniform;
+use rand::Rng;
+use serde::de::DeserializeOwned;
+
 use super::{ActionError, Context};
 
 type LazyFn<T> = dyn Fn(&dyn Any, &mut Context<'_>) -> Result<T, ActionError> + Send + Sync;
@@ -23,7 +27,14 @@ type LazyFn<T> = dyn Fn(&dyn Any, &mut Context<'_>) -> Result<T, ActionError> + 
 /// let fixed: Arg<f32> = 1.5.into();
 /// let angle = Arg::from_fn(|ctx: &mut Context| ctx.rng().random_range(-30.0_f32..30.0));
 /// let number = Arg::from_fn(|ctx: &mut Context| ctx.batch());
-/// # let _ = (fixed, angle, number);
+/// // The same, and more, ready made:
+/// let number = Arg::batch_number();
+/// let angle = Arg::uniform(-30.0_f32, 30.0);
+/// let size = Arg::choice(vec![64_u32, 128, 256]);
+/// let rate: Arg<f64> = Arg::config("rate");
+/// let seen: Arg<usize> = Arg::variable("seen");
+/// let doubled = seen.map(|n| 2 * n);
+/// # let _ = (fixed, angle, number, size, rate, doubled);
 /// ```
 pub struct Arg<T> {
     inner: Inner<T>,
@@ -91,6 +102,49 @@ impl<T: Clone + Send + Sync + 'static> Arg<T> {
         }
     }
 
+    /// An expression of the context that may fail (its error fails the batch's action).
+    pub fn try_from_fn<E: Into<ActionError>>(
+        f: impl Fn(&mut Context<'_>) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            inner: Inner::Lazy(Arc::new(move |_: &dyn Any, ctx: &mut Context<'_>| {
+                f(ctx).map_err(Into::into)
+            })),
+        }
+    }
+
+    /// The value of pipeline variable `name` when the action runs (an error naming the
+    /// variable if it does not exist or holds another type).
+    pub fn variable(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self::try_from_fn(move |ctx| ctx.variables().get::<T>(&name))
+    }
+
+    /// A value drawn uniformly from `choices` with the batch's random generator.
+    ///
+    /// # Panics
+    ///
+    /// When `choices` is empty.
+    pub fn choice(choices: Vec<T>) -> Self {
+        assert!(!choices.is_empty(), "Arg::choice needs at least one choice");
+        Self::from_fn(move |ctx| {
+            let i = ctx.rng().random_range(0..choices.len());
+            choices[i].clone()
+        })
+    }
+
+    /// Applies `f` to the argument's value.
+    pub fn map<U: Clone + Send + Sync + 'static>(
+        self,
+        f: impl Fn(T) -> U + Send + Sync + 'static,
+    ) -> Arg<U> {
+        Arg {
+            inner: Inner::Lazy(Arc::new(move |batch: &dyn Any, ctx: &mut Context<'_>| {
+                self.eval(batch, ctx).map(&f)
+            })),
+        }
+    }
+
     /// The argument's value for one batch.
     ///
     /// # Errors
@@ -102,5 +156,33 @@ impl<T: Clone + Send + Sync + 'static> Arg<T> {
             Inner::Value(v) => Ok(v.clone()),
             Inner::Lazy(f) => f(batch, ctx),
         }
+    }
+}
+
+impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Arg<T> {
+    /// The config value `key`, converted to `T` when the action runs (an error naming the key
+    /// if it is missing or not a `T`).
+    pub fn config(key: impl Into<String>) -> Self {
+        let key = key.into();
+        Self::try_from_fn(move |ctx| ctx.config().get::<T>(&key))
+    }
+}
+
+impl<T: SampleUniform + PartialOrd + Clone + Send + Sync + 'static> Arg<T> {
+    /// A value drawn uniformly from `[low, high)` with the batch's random generator (so the
+    /// same for any prefetch).
+    ///
+    /// # Panics
+    ///
+    /// When evaluated with `low >= high`.
+    pub fn uniform(low: T, high: T) -> Self {
+        Self::from_fn(move |ctx| ctx.rng().random_range(low.clone()..high.clone()))
+    }
+}
+
+impl Arg<u64> {
+    /// The batch's number in the run (BatchFlow's `I()`): 0, 1, 2, … whatever the prefetch.
+    pub fn batch_number() -> Self {
+        Self::from_fn(|ctx| ctx.batch())
     }
 }

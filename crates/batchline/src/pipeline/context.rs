@@ -1,10 +1,18 @@
 //! The per-batch context handed to actions.
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// What an action knows about the run besides its batch: the batch's number and its own
-/// random generator.
+use super::{Config, Variables};
+use crate::exec::{RunEnd, RunReport};
+
+/// What an action knows about the run besides its batch: the batch's number, its own random
+/// generator, the pipeline's variables and its config.
 ///
 /// # Examples
 ///
@@ -27,10 +35,50 @@ pub struct Context<'r> {
     run: &'r RunContext,
 }
 
+type Local = Arc<dyn Any + Send + Sync>;
+
 /// The part of a run that every batch's context shares.
-#[derive(Debug)]
 pub(crate) struct RunContext {
     pub(crate) seed: u64,
+    pub(crate) variables: Arc<Variables>,
+    pub(crate) config: Arc<Config>,
+    /// State that lives as long as the run, keyed by the step that made it (a merge's run of
+    /// the other pipeline, say).
+    locals: Mutex<HashMap<u64, Local>>,
+}
+
+impl RunContext {
+    pub(crate) fn new(seed: u64, variables: Arc<Variables>, config: Arc<Config>) -> Self {
+        Self {
+            seed,
+            variables,
+            config,
+            locals: Mutex::default(),
+        }
+    }
+
+    /// The run-local value of step `key`, made by `init` the first time it is asked for.
+    pub(crate) fn local<T: Send + Sync + 'static, E>(
+        &self,
+        key: u64,
+        init: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        let mut locals = self.locals.lock();
+        if let Some(v) = locals.get(&key) {
+            if let Ok(v) = Arc::clone(v).downcast::<T>() {
+                return Ok(v);
+            }
+        }
+        let v = Arc::new(init()?);
+        locals.insert(key, Arc::clone(&v) as Local);
+        Ok(v)
+    }
+
+    /// Drops the run-local state (the other runs of merge steps end here).
+    pub(crate) fn clear_locals(&self) {
+        let locals = std::mem::take(&mut *self.locals.lock());
+        drop(locals);
+    }
 }
 
 impl<'r> Context<'r> {
@@ -61,6 +109,54 @@ impl<'r> Context<'r> {
     pub fn rng(&mut self) -> &mut BatchRng {
         let (seed, batch) = (self.run.seed, self.batch);
         self.rng.get_or_insert_with(|| BatchRng::new(seed, batch))
+    }
+
+    /// The pipeline's variables (see [`Pipeline::init_variable`](super::Pipeline::init_variable)).
+    pub fn variables(&self) -> &Variables {
+        &self.run.variables
+    }
+
+    /// The pipeline's config (see [`Pipeline::with_config`](super::Pipeline::with_config)).
+    pub fn config(&self) -> &Config {
+        &self.run.config
+    }
+
+    pub(crate) fn run(&self) -> &'r RunContext {
+        self.run
+    }
+}
+
+/// What a [`before`](super::Pipeline::before) or [`after`](super::Pipeline::after) step of a
+/// pipeline sees: the run's seed, the variables, the config, and (after the run) its report.
+pub struct RunState<'a> {
+    pub(crate) run: &'a RunContext,
+    pub(crate) report: Option<&'a RunReport>,
+}
+
+impl RunState<'_> {
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.run.seed
+    }
+
+    /// The pipeline's variables.
+    pub fn variables(&self) -> &Variables {
+        &self.run.variables
+    }
+
+    /// The pipeline's config.
+    pub fn config(&self) -> &Config {
+        &self.run.config
+    }
+
+    /// What the run did: `None` before the first batch, the final report after the last.
+    pub fn report(&self) -> Option<&RunReport> {
+        self.report
+    }
+
+    /// How the run ended ([`RunEnd::Running`] before the first batch).
+    pub fn end(&self) -> RunEnd {
+        self.report.map_or(RunEnd::Running, |r| r.end)
     }
 }
 
@@ -100,11 +196,12 @@ mod tests {
 
     #[test]
     fn streams_depend_on_seed_and_batch_only() {
-        let run = RunContext { seed: 9 };
+        let run = RunContext::new(9, Arc::new(Variables::from_decls(vec![])), Arc::default());
         let a: u64 = Context::new(3, &run).rng().random();
         let b: u64 = Context::new(3, &run).rng().random();
         let c: u64 = Context::new(4, &run).rng().random();
-        let d: u64 = Context::new(3, &RunContext { seed: 10 }).rng().random();
+        let other = RunContext::new(10, Arc::new(Variables::from_decls(vec![])), Arc::default());
+        let d: u64 = Context::new(3, &other).rng().random();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);

@@ -2,11 +2,15 @@
 
 mod action;
 mod arg;
+mod compose;
 mod context;
+mod state;
 
 pub use action::{Action, ActionError, ActionResult, IntoActionResult};
 pub use arg::Arg;
-pub use context::{BatchRng, Context};
+pub use compose::{Joined, Reset};
+pub use context::{BatchRng, Context, RunState};
+pub use state::{Config, ConfigError, Update, VariableError, Variables};
 
 pub(crate) use action::ActionOutcome;
 pub(crate) use context::RunContext;
@@ -17,12 +21,19 @@ use std::sync::Arc;
 use crate::batch::Batch;
 use crate::dataset::Dataset;
 use crate::exec::{BatchIter, LockRegistry, PipelineError, Run, RunReport, RunSpec};
+use state::VarDecl;
 
 /// One recorded step of a pipeline.
 pub(crate) enum Step<B> {
     Action(Action<B>),
     AcquireLock(Arc<str>),
     ReleaseLock(Arc<str>),
+    /// Runs the next `len` steps with probability `p` (drawn from the batch's generator),
+    /// skips them otherwise.
+    Branch {
+        p: f64,
+        len: usize,
+    },
 }
 
 impl<B> Clone for Step<B> {
@@ -31,8 +42,18 @@ impl<B> Clone for Step<B> {
             Step::Action(a) => Step::Action(a.clone()),
             Step::AcquireLock(n) => Step::AcquireLock(Arc::clone(n)),
             Step::ReleaseLock(n) => Step::ReleaseLock(Arc::clone(n)),
+            Step::Branch { p, len } => Step::Branch { p: *p, len: *len },
         }
     }
+}
+
+pub(crate) type HookFn = dyn Fn(&RunState<'_>) -> ActionResult + Send + Sync;
+
+/// A step that runs once per run, before the first batch or after the last.
+#[derive(Clone)]
+pub(crate) struct Hook {
+    pub(crate) name: Arc<str>,
+    pub(crate) f: Arc<HookFn>,
 }
 
 /// A dataset plus a lazy list of actions; nothing runs until [`gen_batch`](Self::gen_batch),
@@ -66,18 +87,30 @@ impl<B> Clone for Step<B> {
 /// ```
 #[must_use = "a pipeline is lazy: it does nothing until gen_batch, next_batch or run"]
 pub struct Pipeline<B: Batch> {
-    dataset: Dataset<B>,
-    steps: Vec<Step<B>>,
-    locks: Arc<LockRegistry>,
+    pub(crate) dataset: Option<Dataset<B>>,
+    pub(crate) steps: Vec<Step<B>>,
+    pub(crate) locks: Arc<LockRegistry>,
+    pub(crate) variables: Arc<Variables>,
+    pub(crate) config: Config,
+    pub(crate) before: Vec<Hook>,
+    pub(crate) after: Vec<Hook>,
+    /// Misuse found while building, reported by the first run.
+    pub(crate) build_errors: Vec<String>,
     iter: Option<BatchIter<B>>,
 }
 
+/// A clone has the same steps, config and locks, and fresh variables at their initial values.
 impl<B: Batch> Clone for Pipeline<B> {
     fn clone(&self) -> Self {
         Self {
             dataset: self.dataset.clone(),
             steps: self.steps.clone(),
             locks: Arc::clone(&self.locks),
+            variables: Arc::new(Variables::from_decls(self.variables.decls().to_vec())),
+            config: self.config.clone(),
+            before: self.before.clone(),
+            after: self.after.clone(),
+            build_errors: self.build_errors.clone(),
             iter: None,
         }
     }
@@ -88,24 +121,191 @@ impl<B: Batch> fmt::Debug for Pipeline<B> {
         f.debug_struct("Pipeline")
             .field("dataset", &self.dataset)
             .field("steps", &self.step_names())
+            .field("variables", &self.variables)
+            .field("config", &self.config)
             .finish()
+    }
+}
+
+impl<B: Batch> Default for Pipeline<B> {
+    fn default() -> Self {
+        Self::template()
     }
 }
 
 impl<B: Batch> Pipeline<B> {
     /// An empty pipeline over `dataset` (the same as [`Dataset::p`]).
     pub fn new(dataset: Dataset<B>) -> Self {
+        Self::template().with_dataset(dataset)
+    }
+
+    /// A pipeline without a dataset: a template of steps, variables and config, to be given a
+    /// dataset with [`with_dataset`](Self::with_dataset) or `dataset >> template`, or to be
+    /// appended to another pipeline with `+`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::{Context, Dataset, DatasetIndex, Pipeline, RunSpec};
+    /// use batchline::batch::IdsBatch;
+    ///
+    /// let template = Pipeline::<IdsBatch>::template()
+    ///     .init_variable("batches", 0_u32)
+    ///     .apply("count", |_: &mut IdsBatch, ctx: &mut Context| {
+    ///         ctx.variables().update("batches", |n: &mut u32| *n += 1)
+    ///     });
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
+    /// let p = &ds >> template;
+    /// p.run(&RunSpec::new(4))?;
+    /// assert_eq!(p.variables().get::<u32>("batches")?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn template() -> Self {
         Self {
-            dataset,
+            dataset: None,
             steps: Vec::new(),
             locks: Arc::default(),
+            variables: Arc::new(Variables::from_decls(Vec::new())),
+            config: Config::new(),
+            before: Vec::new(),
+            after: Vec::new(),
+            build_errors: Vec::new(),
             iter: None,
         }
     }
 
-    /// The dataset the pipeline draws batches from.
-    pub fn dataset(&self) -> &Dataset<B> {
-        &self.dataset
+    /// The pipeline with `dataset` as the source of its batches (replacing any other).
+    pub fn with_dataset(mut self, dataset: Dataset<B>) -> Self {
+        self.dataset = Some(dataset);
+        self.iter = None;
+        self
+    }
+
+    /// The dataset the pipeline draws batches from (`None` for a [template](Self::template)).
+    pub fn dataset(&self) -> Option<&Dataset<B>> {
+        self.dataset.as_ref()
+    }
+
+    /// Declares variable `name` with its initial value (BatchFlow's `init_variable`).
+    ///
+    /// Actions read and change it through [`Context::variables`], the consumer through
+    /// [`variables`](Self::variables), the pipeline with
+    /// [`update_variable`](Self::update_variable). Its value is kept from one run to the next
+    /// until [`reset`](Self::reset) with [`Reset::Variables`]. Declaring a name again replaces
+    /// the variable. Declaring resets every variable to its initial value.
+    pub fn init_variable<T: Clone + Send + Sync + 'static>(
+        mut self,
+        name: impl Into<String>,
+        default: T,
+    ) -> Self {
+        let mut decls = self.variables.decls().to_vec();
+        let decl = VarDecl::new(name.into(), default);
+        decls.retain(|d| d.name != decl.name);
+        decls.push(decl);
+        self.variables = Arc::new(Variables::from_decls(decls));
+        self
+    }
+
+    /// The pipeline's variables: read or set them between batches, or after a run.
+    pub fn variables(&self) -> &Arc<Variables> {
+        &self.variables
+    }
+
+    /// A step that changes variable `name` for each batch, in batch order (so the result is
+    /// the same for any prefetch): write a value, append, extend, or merge with a function.
+    ///
+    /// A variable that does not exist or holds another type fails the batch with an error
+    /// naming it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::{Arg, Dataset, DatasetIndex, RunSpec, Update};
+    /// use batchline::batch::IdsBatch;
+    ///
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
+    /// let p = ds
+    ///     .p()
+    ///     .init_variable("numbers", Vec::<u64>::new())
+    ///     .update_variable("numbers", Update::append(Arg::batch_number()));
+    /// p.run(&RunSpec::new(3).prefetch(3))?;
+    /// assert_eq!(p.variables().get::<Vec<u64>>("numbers")?, [0, 1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update_variable<T: Send + Sync + 'static>(
+        self,
+        name: impl Into<String>,
+        update: Update<T>,
+    ) -> Self {
+        let name = name.into();
+        let step = format!("update_variable({name}, {})", update.mode);
+        let prepare = update.prepare;
+        self.push(
+            Action::new(step, move |b: &mut B, ctx: &mut Context<'_>| {
+                let change = prepare(&*b, ctx)?;
+                ctx.variables().update(&name, change)?;
+                Ok::<_, ActionError>(())
+            })
+            .ordered(),
+        )
+    }
+
+    /// Adds the values of `config` to the pipeline's config (replacing values of the same key).
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config.merge(&config);
+        self
+    }
+
+    /// Sets one config value before a run.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Type`] when the value cannot be represented as JSON.
+    pub fn set_config(
+        &mut self,
+        key: impl Into<String>,
+        value: impl serde::Serialize,
+    ) -> Result<(), ConfigError> {
+        self.config.insert(key, value)
+    }
+
+    /// The pipeline's config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A step that runs once before the first batch of every run (on the thread that calls
+    /// [`gen_batch`](Self::gen_batch)): open a file, initialise a variable, ….
+    ///
+    /// Its error ends the run before it starts, as [`PipelineError::Hook`].
+    pub fn before<F, R>(mut self, name: impl Into<Arc<str>>, f: F) -> Self
+    where
+        F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
+        R: IntoActionResult,
+    {
+        self.before.push(Hook {
+            name: name.into(),
+            f: Arc::new(move |s| f(s).into_action_result()),
+        });
+        self
+    }
+
+    /// A step that runs once after the last batch of every run, also when the run ends early
+    /// (the consumer drops the iterator, an action fails or stops the run): flush a file,
+    /// print a summary. [`RunState::report`] tells how the run ended.
+    ///
+    /// It runs after every worker has stopped. Its error is yielded by the iterator when the
+    /// run otherwise ended well, and is recorded in [`RunReport::hook_errors`] in every case.
+    pub fn after<F, R>(mut self, name: impl Into<Arc<str>>, f: F) -> Self
+    where
+        F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
+        R: IntoActionResult,
+    {
+        self.after.push(Hook {
+            name: name.into(),
+            f: Arc::new(move |s| f(s).into_action_result()),
+        });
+        self
     }
 
     /// The names of the steps, in order (`acquire_lock(name)` / `release_lock(name)` for lock
@@ -117,6 +317,7 @@ impl<B: Batch> Pipeline<B> {
                 Step::Action(a) => a.name.to_string(),
                 Step::AcquireLock(n) => format!("acquire_lock({n})"),
                 Step::ReleaseLock(n) => format!("release_lock({n})"),
+                Step::Branch { p, len } => format!("sometimes(p = {p}, next {len} steps)"),
             })
             .collect()
     }
@@ -169,23 +370,35 @@ impl<B: Batch> Pipeline<B> {
         self.start(spec, false)
     }
 
+    /// The dataset, or the error of a pipeline that cannot run.
+    pub(crate) fn runnable(&self) -> Result<&Dataset<B>, PipelineError> {
+        if let Some(first) = self.build_errors.first() {
+            return Err(PipelineError::Build(first.clone()));
+        }
+        self.dataset.as_ref().ok_or_else(|| {
+            PipelineError::Build(
+                "the pipeline has no dataset: give it one with with_dataset or `dataset >> \
+                 pipeline`"
+                    .into(),
+            )
+        })
+    }
+
     fn start(&self, spec: &RunSpec, endless_default: bool) -> Result<BatchIter<B>, PipelineError> {
-        let len = self.dataset.len();
+        let dataset = self.runnable()?;
+        let len = dataset.len();
         let (seed, shuffle_seed) = spec.seeds();
         let sampler = spec
             .batches
             .sampler_with_seed(len, endless_default, shuffle_seed)?;
         let total = spec.batches.total_batches(len, endless_default);
-        let run = Run::new(
-            self.dataset.clone(),
-            &self.steps,
-            &self.locks,
+        let ctx = RunContext::new(
             seed,
-            spec.observer.clone(),
-            spec.ignore_errors,
-            0,
+            Arc::clone(&self.variables),
+            Arc::new(self.config.clone()),
         );
-        BatchIter::start(run, sampler, spec.prefetch, total)
+        let run = Run::new(dataset.clone(), &self.steps, &self.locks, ctx, spec, true);
+        BatchIter::start(run, sampler, spec, total, &self.before, &self.after)
     }
 
     /// The next processed batch of a run that continues where the previous call stopped.
@@ -209,10 +422,21 @@ impl<B: Batch> Pipeline<B> {
             .transpose()
     }
 
-    /// Ends the run of [`next_batch`](Self::next_batch) (joining its workers): the next call
-    /// starts anew.
+    /// Ends the run of [`next_batch`](Self::next_batch) (joining its workers and running the
+    /// `after` steps): the next call starts anew.
     pub fn reset_iter(&mut self) {
         self.iter = None;
+    }
+
+    /// Resets the iteration of [`next_batch`](Self::next_batch), the variables (back to their
+    /// initial values), or both.
+    pub fn reset(&mut self, what: Reset) {
+        if matches!(what, Reset::Iter | Reset::All) {
+            self.reset_iter();
+        }
+        if matches!(what, Reset::Variables | Reset::All) {
+            self.variables.reset();
+        }
     }
 
     /// Runs the pipeline to the end, dropping every batch, and reports what it did.

@@ -1,0 +1,473 @@
+//! Pipeline state shared by the batches of a run: [`Variables`], their [`Update`] steps, and
+//! the [`Config`] map.
+
+use std::any::{type_name, Any};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{ActionError, Arg, Context};
+
+type Value = Box<dyn Any + Send + Sync>;
+type Init = Arc<dyn Fn() -> Value + Send + Sync>;
+
+/// How a pipeline declares a variable: its name, its type and how to make its initial value.
+#[derive(Clone)]
+pub(crate) struct VarDecl {
+    pub(crate) name: String,
+    type_name: &'static str,
+    init: Init,
+}
+
+impl VarDecl {
+    pub(crate) fn new<T: Clone + Send + Sync + 'static>(name: String, default: T) -> Self {
+        Self {
+            name,
+            type_name: type_name::<T>(),
+            init: Arc::new(move || Box::new(default.clone())),
+        }
+    }
+}
+
+struct Slot {
+    value: Value,
+    type_name: &'static str,
+}
+
+/// Why a variable could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VariableError {
+    /// No variable has this name.
+    #[error("no pipeline variable named {name:?} (the pipeline has: {known:?}); declare it with init_variable")]
+    Missing {
+        /// The name asked for.
+        name: String,
+        /// The names of the variables that exist.
+        known: Vec<String>,
+    },
+    /// The variable holds a value of another type.
+    #[error("pipeline variable {name:?} holds a {actual}, not a {expected}")]
+    WrongType {
+        /// The variable's name.
+        name: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type the variable was declared with.
+        actual: &'static str,
+    },
+}
+
+/// The variables of a pipeline (BatchFlow's pipeline variables): named, typed values shared by
+/// every batch of a run and by the consumer.
+///
+/// Every access takes one lock, so [`update`](Self::update) is an atomic read-modify-write: no
+/// update is lost, whatever the prefetch. Variables are declared with
+/// [`Pipeline::init_variable`](super::Pipeline::init_variable); they keep their values from
+/// one run to the next until [`Pipeline::reset`](super::Pipeline::reset) re-initialises them.
+///
+/// # Examples
+///
+/// ```
+/// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
+/// use batchline::batch::IdsBatch;
+///
+/// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
+/// let p = ds
+///     .p()
+///     .init_variable("seen", 0_usize)
+///     .apply("count", |b: &mut IdsBatch, ctx: &mut Context| {
+///         ctx.variables().update("seen", |n: &mut usize| *n += batchline::Batch::len(b))
+///     });
+/// p.run(&RunSpec::new(3).prefetch(2))?;
+/// assert_eq!(p.variables().get::<usize>("seen")?, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Variables {
+    decls: Vec<VarDecl>,
+    slots: Mutex<BTreeMap<String, Slot>>,
+}
+
+impl fmt::Debug for Variables {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let slots = self.slots.lock();
+        f.debug_map()
+            .entries(slots.iter().map(|(k, s)| (k, s.type_name)))
+            .finish()
+    }
+}
+
+impl Variables {
+    /// Variables at the initial values of `decls` (a later declaration of a name wins).
+    pub(crate) fn from_decls(decls: Vec<VarDecl>) -> Self {
+        let me = Self {
+            decls,
+            slots: Mutex::new(BTreeMap::new()),
+        };
+        me.reset();
+        me
+    }
+
+    pub(crate) fn decls(&self) -> &[VarDecl] {
+        &self.decls
+    }
+
+    /// Sets every variable back to its initial value.
+    pub fn reset(&self) {
+        let mut slots = self.slots.lock();
+        slots.clear();
+        for d in &self.decls {
+            slots.insert(
+                d.name.clone(),
+                Slot {
+                    value: (d.init)(),
+                    type_name: d.type_name,
+                },
+            );
+        }
+    }
+
+    /// The names of the variables, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.slots.lock().keys().cloned().collect()
+    }
+
+    /// A copy of the value of variable `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`VariableError::Missing`] or [`VariableError::WrongType`].
+    pub fn get<T: Clone + 'static>(&self, name: &str) -> Result<T, VariableError> {
+        self.update(name, |v: &mut T| v.clone())
+    }
+
+    /// Replaces the value of variable `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`VariableError::Missing`] or [`VariableError::WrongType`] (a variable keeps the type
+    /// it was declared with).
+    pub fn set<T: 'static>(&self, name: &str, value: T) -> Result<(), VariableError> {
+        self.update(name, |v: &mut T| *v = value)
+    }
+
+    /// Runs `f` on variable `name` under the variables' lock: an atomic read-modify-write.
+    ///
+    /// `f` must not touch the variables itself (that would deadlock).
+    ///
+    /// # Errors
+    ///
+    /// [`VariableError::Missing`] or [`VariableError::WrongType`].
+    pub fn update<T: 'static, R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, VariableError> {
+        let mut slots = self.slots.lock();
+        let known = || slots_names(&self.decls);
+        let Some(slot) = slots.get_mut(name) else {
+            return Err(VariableError::Missing {
+                name: name.to_string(),
+                known: known(),
+            });
+        };
+        let actual = slot.type_name;
+        match slot.value.downcast_mut::<T>() {
+            Some(v) => Ok(f(v)),
+            None => Err(VariableError::WrongType {
+                name: name.to_string(),
+                expected: type_name::<T>(),
+                actual,
+            }),
+        }
+    }
+}
+
+fn slots_names(decls: &[VarDecl]) -> Vec<String> {
+    let mut names: Vec<String> = decls.iter().map(|d| d.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The change to make, with the argument already evaluated (outside the variables' lock, so
+/// that the argument may read variables itself).
+pub(crate) type Prepared<T> = Box<dyn FnOnce(&mut T) + Send>;
+type PrepareFn<T> =
+    dyn Fn(&dyn Any, &mut Context<'_>) -> Result<Prepared<T>, ActionError> + Send + Sync;
+
+/// How an [`update_variable`](super::Pipeline::update_variable) step changes a variable of
+/// type `T`: write a value, append to or extend a list, or merge with a function.
+///
+/// Each constructor takes an [`Arg`], so the new value can be an expression of the batch (its
+/// number, its random generator, another variable, a config value) or a constant
+/// (`Arg::from(value)`).
+///
+/// # Examples
+///
+/// ```
+/// use batchline::{Arg, Update};
+///
+/// let last: Update<u64> = Update::write(Arg::batch_number());
+/// let numbers: Update<Vec<u64>> = Update::append(Arg::batch_number());
+/// let total: Update<f64> = Update::merge(Arg::uniform(0.0, 1.0), |sum: &mut f64, x: f64| *sum += x);
+/// let flag = Update::write(Arg::from(true));
+/// # let _ = (last, numbers, total, flag);
+/// ```
+pub struct Update<T> {
+    pub(crate) mode: &'static str,
+    pub(crate) prepare: Arc<PrepareFn<T>>,
+}
+
+impl<T> Clone for Update<T> {
+    fn clone(&self) -> Self {
+        Self {
+            mode: self.mode,
+            prepare: Arc::clone(&self.prepare),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Update<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Update::{}", self.mode)
+    }
+}
+
+impl<T: Send + Sync + 'static> Update<T> {
+    /// Combines the argument's value `V` into the variable with `f`.
+    pub fn merge<V: Clone + Send + Sync + 'static>(
+        value: Arg<V>,
+        f: impl Fn(&mut T, V) + Send + Sync + 'static,
+    ) -> Self {
+        let f = Arc::new(f);
+        Self {
+            mode: "merge",
+            prepare: Arc::new(move |batch, ctx| {
+                let v = value.eval(batch, ctx)?;
+                let f = Arc::clone(&f);
+                Ok(Box::new(move |var: &mut T| f(var, v)))
+            }),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Update<T> {
+    /// Replaces the variable's value.
+    pub fn write(value: Arg<T>) -> Self {
+        let mut me = Self::merge(value, |var: &mut T, v: T| *var = v);
+        me.mode = "write";
+        me
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Update<Vec<T>> {
+    /// Pushes the value onto the list.
+    pub fn append(value: Arg<T>) -> Self {
+        let mut me = Self::merge(value, |var: &mut Vec<T>, v: T| var.push(v));
+        me.mode = "append";
+        me
+    }
+
+    /// Appends every element of the value to the list.
+    pub fn extend(value: Arg<Vec<T>>) -> Self {
+        let mut me = Self::merge(value, |var: &mut Vec<T>, v: Vec<T>| var.extend(v));
+        me.mode = "extend";
+        me
+    }
+}
+
+/// Why a config value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No value has this key.
+    #[error("no config value {key:?} (the config has: {known:?})")]
+    Missing {
+        /// The key asked for.
+        key: String,
+        /// The keys that exist.
+        known: Vec<String>,
+    },
+    /// The value does not convert to the type asked for (or cannot be stored).
+    #[error("config value {key:?}: {message}")]
+    Type {
+        /// The key.
+        key: String,
+        /// Why the conversion failed.
+        message: String,
+    },
+}
+
+/// A pipeline's config: named values (held as JSON values) that actions and lazy arguments
+/// read, set when building the pipeline or just before a run.
+///
+/// # Examples
+///
+/// ```
+/// use batchline::pipeline::Config;
+///
+/// let config = Config::new().with("lr", 0.01)?.with("classes", vec!["cat", "dog"])?;
+/// let lr: f64 = config.get("lr")?;
+/// let classes: Vec<String> = config.get("classes")?;
+/// assert_eq!((lr, classes.len()), (0.01, 2));
+/// assert!(config.get::<f64>("epochs").is_err()); // missing: the error names the key
+/// # Ok::<(), batchline::pipeline::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Config {
+    values: BTreeMap<String, serde_json::Value>,
+}
+
+impl Config {
+    /// An empty config.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a value.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Type`] when the value cannot be represented as JSON (a map with
+    /// non-string keys, say).
+    pub fn with(
+        mut self,
+        key: impl Into<String>,
+        value: impl Serialize,
+    ) -> Result<Self, ConfigError> {
+        self.insert(key, value)?;
+        Ok(self)
+    }
+
+    /// Sets (or replaces) a value.
+    ///
+    /// # Errors
+    ///
+    /// As [`with`](Self::with).
+    pub fn insert(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Serialize,
+    ) -> Result<(), ConfigError> {
+        let key = key.into();
+        let value = serde_json::to_value(value).map_err(|e| ConfigError::Type {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        self.values.insert(key, value);
+        Ok(())
+    }
+
+    /// The value of `key`, converted to `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Missing`] when there is no such key, [`ConfigError::Type`] when the
+    /// value is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, ConfigError> {
+        let value = self.values.get(key).ok_or_else(|| ConfigError::Missing {
+            key: key.to_string(),
+            known: self.keys().map(str::to_string).collect(),
+        })?;
+        T::deserialize(value).map_err(|e| ConfigError::Type {
+            key: key.to_string(),
+            message: format!("expected a {}: {e}", type_name::<T>()),
+        })
+    }
+
+    /// The raw JSON value of `key`.
+    pub fn value(&self, key: &str) -> Option<&serde_json::Value> {
+        self.values.get(key)
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// Overrides this config's values with those of `other`.
+    pub fn merge(&mut self, other: &Config) {
+        for (k, v) in &other.values {
+            self.values.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the config has no value.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_typed_and_named_in_errors() {
+        let vars = Variables::from_decls(vec![
+            VarDecl::new("n".into(), 1_u32),
+            VarDecl::new("log".into(), Vec::<String>::new()),
+        ]);
+        assert_eq!(vars.get::<u32>("n"), Ok(1));
+        vars.set("n", 5_u32).unwrap();
+        assert_eq!(
+            vars.update("n", |n: &mut u32| {
+                *n += 1;
+                *n
+            }),
+            Ok(6)
+        );
+        let err = vars.get::<u64>("n").unwrap_err();
+        assert_eq!(
+            err,
+            VariableError::WrongType {
+                name: "n".into(),
+                expected: "u64",
+                actual: "u32"
+            }
+        );
+        assert!(err.to_string().contains("\"n\""), "{err}");
+        let err = vars.get::<u32>("m").unwrap_err();
+        assert!(
+            err.to_string().contains("\"m\"") && err.to_string().contains("\"log\""),
+            "{err}"
+        );
+        vars.reset();
+        assert_eq!(vars.get::<u32>("n"), Ok(1));
+        assert_eq!(vars.names(), ["log", "n"]);
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let c = Config::new().with("a", 1).unwrap();
+        assert_eq!(c.get::<i32>("a"), Ok(1));
+        let err = c.get::<String>("a").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Type { key, .. } if key == "a"),
+            "{err}"
+        );
+        let err = c.get::<i32>("b").unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                key: "b".into(),
+                known: vec!["a".into()]
+            }
+        );
+        let mut d = Config::new().with("a", 2).unwrap().with("b", true).unwrap();
+        d.merge(&c);
+        assert_eq!(d.get::<i32>("a"), Ok(1));
+        assert_eq!(d.len(), 2);
+    }
+}
