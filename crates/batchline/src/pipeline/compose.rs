@@ -154,20 +154,18 @@ impl<B: Batch> Pipeline<B> {
 
     /// Prints the value of `expr` for each batch on standard output, one line per batch, in
     /// batch order whatever the prefetch.
-    pub fn print<T: Display + Clone + Send + Sync + 'static>(
-        self,
-        expr: impl Into<Arg<T>>,
-    ) -> Self {
-        self.print_to(Arc::new(Mutex::new(std::io::stdout())), expr)
+    pub fn print<T: Display + Clone + Send + Sync + 'static>(self, expr: Arg<T>) -> Self {
+        self.print_to(std::io::stdout(), expr)
     }
 
-    /// Writes the value of `expr` for each batch to `out`, one line per batch, in batch order.
-    pub fn print_to<W, T>(self, out: Arc<Mutex<W>>, expr: impl Into<Arg<T>>) -> Self
+    /// Writes the value of `expr` for each batch to `out`, one line per batch, in batch order
+    /// (a write error fails the batch).
+    pub fn print_to<W, T>(self, out: W, expr: Arg<T>) -> Self
     where
         W: Write + Send + 'static,
         T: Display + Clone + Send + Sync + 'static,
     {
-        let expr = expr.into();
+        let out = Mutex::new(out);
         self.push(
             Action::new("print", move |b: &mut B, ctx: &mut Context<'_>| {
                 let value = expr.eval(&*b, ctx)?;
@@ -295,9 +293,9 @@ impl<B: Batch, C: Batch<Id = B::Id>> Joined<B, C> {
         pipeline.push(Action::new(
             name,
             move |b: &mut B, ctx: &mut Context<'_>| {
-                let mut joined = other_ds
-                    .create_batch(b.ids())
-                    .map_err(|e| ActionError::with_source("join: the other dataset", e))?;
+                let mut joined = other_ds.create_batch(b.ids()).map_err(|e| {
+                    ActionError::with_source(format!("join: the other dataset: {e}"), e)
+                })?;
                 let parent = ctx.run();
                 let run = parent.local(key, || {
                     let sub_ctx = RunContext::new(

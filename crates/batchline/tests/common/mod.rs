@@ -41,6 +41,29 @@ impl Batch for Probe {
     fn index(&self) -> &BatchIndex {
         &self.index
     }
+
+    fn merge(&mut self, other: Self) -> Result<(), batchline::ActionError> {
+        let mut other = other;
+        self.index.append(other.index.split_off(0));
+        self.log.append(&mut other.log);
+        self.values.append(&mut other.values);
+        Ok(())
+    }
+
+    fn split_off(&mut self, at: usize) -> Result<Self, batchline::ActionError> {
+        if at > self.len() {
+            return Err(batchline::ActionError::msg("split beyond the end"));
+        }
+        if let Some(live) = &self.live {
+            live.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(Probe {
+            index: self.index.split_off(at),
+            log: self.log.clone(),
+            values: self.values.split_off(at.min(self.values.len())),
+            live: self.live.clone(),
+        })
+    }
 }
 
 impl Drop for Probe {
