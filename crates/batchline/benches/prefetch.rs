@@ -179,5 +179,62 @@ fn early_drop(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, overhead, latency_hiding, cpu_bound, early_drop);
+/// The cost of `profile(true)`: the overhead pipeline (10 000 batches, 3 no-op actions), with
+/// and without the profile, side by side — the worst case, where nothing else takes time.
+/// Also a pipeline whose actions take 100 µs, closer to real work.
+fn profile_overhead(c: &mut Criterion) {
+    const BATCHES: usize = 10_000;
+    const BS: usize = 10;
+    let p = pipeline(BATCHES * BS, noop);
+    let mut group = c.benchmark_group("profile_overhead_3_noop_actions");
+    group.throughput(Throughput::Elements(BATCHES as u64));
+    group.sample_size(20);
+    for k in [0usize, 3] {
+        for on in [false, true] {
+            let name = format!("k{k}_profile_{}", if on { "on" } else { "off" });
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let spec = RunSpec::new(BS).prefetch(k).profile(on);
+                    let mut iter = p.gen_batch(&spec).unwrap();
+                    for batch in iter.by_ref() {
+                        black_box(batch.unwrap());
+                    }
+                    black_box(iter.report())
+                })
+            });
+        }
+    }
+    group.finish();
+
+    fn spin_100us(_: &mut IdsBatch, _: &mut Context) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_micros(100) {
+            std::hint::spin_loop();
+        }
+    }
+    const SLOW_BATCHES: usize = 500;
+    let p = pipeline(SLOW_BATCHES * BS, spin_100us);
+    let mut group = c.benchmark_group("profile_overhead_3x100us_actions");
+    group.throughput(Throughput::Elements(SLOW_BATCHES as u64));
+    group.sample_size(10);
+    for on in [false, true] {
+        let name = format!("k0_profile_{}", if on { "on" } else { "off" });
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let spec = RunSpec::new(BS).profile(on);
+                black_box(p.run(&spec).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    overhead,
+    latency_hiding,
+    cpu_bound,
+    early_drop,
+    profile_overhead
+);
 criterion_main!(benches);

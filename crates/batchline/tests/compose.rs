@@ -595,3 +595,48 @@ fn merge_pairs_batch_n_with_the_other_runs_batch_n_and_stops_with_it() {
         assert_eq!(values[4..], [1000 + n; 2]);
     }
 }
+
+#[test]
+fn merge_errors_name_their_cause() {
+    for k in [0, 3] {
+        // The other pipeline fails at its second batch.
+        let other = dataset(100)
+            .p()
+            .apply("other fails", |_: &mut Probe, ctx: &mut Context| {
+                if ctx.batch() == 1 {
+                    return Err(ActionError::msg("bad record"));
+                }
+                Ok(())
+            });
+        let p = dataset(40).p().merge(other, RunSpec::new(2));
+        let (_, seen) = run_at(p, RunSpec::new(4), k);
+        assert_eq!(seen.len(), 2);
+        assert!(seen[0].is_ok());
+        let err = seen[1].clone().unwrap_err();
+        assert!(err.contains("merge") && err.contains("bad record"), "{err}");
+
+        // The other spec does not fit the other dataset.
+        let p = dataset(40).p().merge(dataset(3).p(), RunSpec::new(5));
+        let (_, seen) = run_at(p, RunSpec::new(4), k);
+        let err = seen[0].clone().unwrap_err();
+        assert!(err.contains("cannot start the other pipeline"), "{err}");
+    }
+}
+
+#[test]
+fn next_batch_runs_hooks_per_run_and_reset_restarts_it() {
+    let (mut p, before, ends) = hooked(dataset(6).p().push(push("n", Arg::batch_number())));
+    let spec = RunSpec::new(2).prefetch(2);
+    let first: Vec<u64> = (0..2)
+        .map(|_| p.next_batch(&spec).unwrap().unwrap().values[0])
+        .collect();
+    assert_eq!(first, [0, 1]);
+    p.reset(Reset::Iter);
+    assert_eq!(*ends.lock(), [RunEnd::Dropped], "resetting ends the run");
+    assert_eq!(p.next_batch(&spec).unwrap().unwrap().values[0], 0);
+    assert_eq!(before.load(Ordering::SeqCst), 2);
+    p.set_config("x", 1).unwrap();
+    p.reset(Reset::All);
+    assert_eq!(p.variables().get::<bool>("opened"), Ok(false));
+    assert_eq!(ends.lock().len(), 2);
+}

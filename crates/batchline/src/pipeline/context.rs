@@ -133,6 +133,17 @@ pub struct RunState<'a> {
     pub(crate) report: Option<&'a RunReport>,
 }
 
+impl std::fmt::Debug for RunState<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunState")
+            .field("seed", &self.run.seed)
+            .field("variables", &self.run.variables)
+            .field("config", &self.run.config)
+            .field("report", &self.report)
+            .finish()
+    }
+}
+
 impl RunState<'_> {
     /// The run's seed.
     pub fn seed(&self) -> u64 {
