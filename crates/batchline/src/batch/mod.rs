@@ -1,6 +1,8 @@
 //! The [`Batch`] trait for user batch types, and [`ArrayBatch`] for rows of numeric arrays.
 
 mod array;
+#[cfg(feature = "image")]
+pub mod images;
 
 pub use array::{ArrayBatch, ArrayError, ArraySource};
 

@@ -33,6 +33,7 @@ pub struct RunSpec {
     pub(crate) observer: Option<Arc<dyn Observer>>,
     pub(crate) profile: bool,
     pub(crate) progress: bool,
+    pub(crate) item_threads: Option<usize>,
 }
 
 impl fmt::Debug for RunSpec {
@@ -45,6 +46,7 @@ impl fmt::Debug for RunSpec {
             .field("observer", &self.observer.is_some())
             .field("profile", &self.profile)
             .field("progress", &self.progress)
+            .field("item_threads", &self.item_threads)
             .finish()
     }
 }
@@ -59,6 +61,7 @@ impl From<BatchSpec> for RunSpec {
             observer: None,
             profile: false,
             progress: false,
+            item_threads: None,
         }
     }
 }
@@ -147,6 +150,15 @@ impl RunSpec {
     #[must_use]
     pub fn progress(mut self, on: bool) -> Self {
         self.progress = on;
+        self
+    }
+
+    /// Runs the per-item work of [`Context::par_map`](crate::Context::par_map) and its kin on a
+    /// pool of `n` threads of the run's own, instead of rayon's global pool (sized to the
+    /// machine's cores, or to `RAYON_NUM_THREADS`). Results do not depend on `n`.
+    #[must_use]
+    pub fn item_threads(mut self, n: usize) -> Self {
+        self.item_threads = Some(n.max(1));
         self
     }
 

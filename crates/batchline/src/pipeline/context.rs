@@ -42,6 +42,8 @@ pub(crate) struct RunContext {
     pub(crate) seed: u64,
     pub(crate) variables: Arc<Variables>,
     pub(crate) config: Arc<Config>,
+    /// The pool of per-item work, when the spec asks for one of its own.
+    pub(crate) pool: Option<Arc<rayon::ThreadPool>>,
     /// State that lives as long as the run, keyed by the step that made it (a merge's run of
     /// the other pipeline, say).
     locals: Mutex<HashMap<u64, Local>>,
@@ -53,6 +55,7 @@ impl RunContext {
             seed,
             variables,
             config,
+            pool: None,
             locals: Mutex::default(),
         }
     }

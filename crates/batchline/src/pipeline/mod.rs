@@ -4,12 +4,14 @@ mod action;
 mod arg;
 mod compose;
 mod context;
+mod parallel;
 mod state;
 
 pub use action::{Action, ActionError, ActionResult, IntoActionResult};
 pub use arg::Arg;
 pub use compose::{Joined, Reset};
 pub use context::{BatchRng, Context, RunState};
+pub use parallel::{Item, ItemRng};
 pub use state::{Config, ConfigError, Update, VariableError, Variables};
 
 pub(crate) use action::ActionOutcome;
@@ -365,7 +367,9 @@ impl<B: Batch> Pipeline<B> {
     /// # Errors
     ///
     /// [`PipelineError::Spec`] when the spec does not fit the dataset,
-    /// [`PipelineError::Spawn`] when a worker thread cannot be started.
+    /// [`PipelineError::Spawn`] when a worker thread cannot be started,
+    /// [`PipelineError::Build`] when the pipeline has no dataset or was built wrongly,
+    /// [`PipelineError::Hook`] when a `before` step fails.
     pub fn gen_batch(&self, spec: &RunSpec) -> Result<BatchIter<B>, PipelineError> {
         self.start(spec, false)
     }
@@ -392,11 +396,19 @@ impl<B: Batch> Pipeline<B> {
             .batches
             .sampler_with_seed(len, endless_default, shuffle_seed)?;
         let total = spec.batches.total_batches(len, endless_default);
-        let ctx = RunContext::new(
+        let mut ctx = RunContext::new(
             seed,
             Arc::clone(&self.variables),
             Arc::new(self.config.clone()),
         );
+        if let Some(n) = spec.item_threads {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("batchline-item-{i}"))
+                .build()
+                .map_err(|e| PipelineError::Spawn(std::io::Error::other(e)))?;
+            ctx.pool = Some(Arc::new(pool));
+        }
         let run = Run::new(dataset.clone(), &self.steps, &self.locks, ctx, spec, true);
         BatchIter::start(run, sampler, spec, total, &self.before, &self.after)
     }
