@@ -119,7 +119,7 @@ impl<B: Batch> Pipeline<B> {
     pub fn repeat(mut self, n: usize) -> Self {
         match self.steps.pop() {
             Some(last) => {
-                self.steps.extend(std::iter::repeat(last).take(n));
+                self.steps.extend(std::iter::repeat_n(last, n));
                 self
             }
             None => self.build_error("repeat() needs a step before it".into()),
