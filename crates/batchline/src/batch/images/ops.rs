@@ -108,8 +108,15 @@ pub(crate) fn resize(
         Filter::CatmullRom => fir::ResizeAlg::Convolution(fir::FilterType::CatmullRom),
         Filter::Lanczos3 => fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3),
     };
-    fir::Resizer::new()
-        .resize(&src, &mut dst, &fir::ResizeOptions::new().resize_alg(alg))
+    thread_local! {
+        // A resizer keeps its scratch buffers between calls: one per thread.
+        static RESIZER: std::cell::RefCell<fir::Resizer> = std::cell::RefCell::new(fir::Resizer::new());
+    }
+    RESIZER
+        .with(|r| {
+            r.borrow_mut()
+                .resize(&src, &mut dst, &fir::ResizeOptions::new().resize_alg(alg))
+        })
         .map_err(|e| ImageError::Invalid(format!("resize: {e}")))?;
     Ok(rebuild(image, width, height, dst.into_vec()))
 }
@@ -134,11 +141,26 @@ pub(crate) fn crop(
     Ok(image.crop_imm(x, y, width, height))
 }
 
-/// Flips the image.
-pub(crate) fn flip(image: &DynamicImage, how: Flip) -> DynamicImage {
+/// Flips the image in place.
+pub(crate) fn flip(image: &mut DynamicImage, how: Flip) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (c, _) = channels(image);
+    let bytes = raw_mut(image);
     match how {
-        Flip::Horizontal => image.fliph(),
-        Flip::Vertical => image.flipv(),
+        Flip::Horizontal => {
+            for row in bytes.chunks_exact_mut(w * c) {
+                for x in 0..w / 2 {
+                    let (left, right) = row.split_at_mut((w - 1 - x) * c);
+                    left[x * c..(x + 1) * c].swap_with_slice(&mut right[..c]);
+                }
+            }
+        }
+        Flip::Vertical => {
+            for y in 0..h / 2 {
+                let (top, bottom) = bytes.split_at_mut((h - 1 - y) * w * c);
+                top[y * w * c..(y + 1) * w * c].swap_with_slice(&mut bottom[..w * c]);
+            }
+        }
     }
 }
 
@@ -342,10 +364,19 @@ mod tests {
         assert_eq!((c.width(), c.height()), (3, 2));
         assert_eq!(c.to_rgb8().get_pixel(0, 0), &Rgb([10, 20, 3]));
         assert!(crop(&img, 3, 0, 3, 1).is_err());
-        let f = flip(&img, Flip::Horizontal);
-        assert_eq!(f.to_rgb8().get_pixel(0, 1), img.to_rgb8().get_pixel(4, 1));
-        let v = flip(&img, Flip::Vertical);
-        assert_eq!(v.to_rgb8().get_pixel(2, 0), img.to_rgb8().get_pixel(2, 3));
+        for (how, reference) in [
+            (Flip::Horizontal, img.fliph()),
+            (Flip::Vertical, img.flipv()),
+        ] {
+            let mut f = img.clone();
+            flip(&mut f, how);
+            assert_eq!(f, reference);
+            flip(&mut f, how);
+            assert_eq!(f, img);
+        }
+        let mut odd = ramp(5, 3);
+        flip(&mut odd, Flip::Vertical);
+        assert_eq!(odd, ramp(5, 3).flipv());
         let p = pad(&img, 1, 2, 3, 0, 7);
         assert_eq!((p.width(), p.height()), (8, 7));
         assert_eq!(p.to_rgb8().get_pixel(0, 0), &Rgb([7, 7, 7]));
