@@ -20,6 +20,7 @@
 //!
 //! See `README.md` in this folder for how the executor is built.
 
+mod checkpoint;
 mod events;
 mod lock;
 mod prefetch;
@@ -29,10 +30,12 @@ mod rebatch;
 mod run;
 mod spec;
 
+pub(crate) use checkpoint::fingerprint;
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use events::{chrome_trace, listing, Event, EventKind, EventRecorder, Observer};
 pub use profile::{ActionStats, LockStats, Profile};
 pub use rebatch::Rebatch;
-pub use spec::RunSpec;
+pub use spec::{FailureBudget, RunSpec};
 
 pub(crate) use lock::LockRegistry;
 pub(crate) use run::{Outcome, Run};
@@ -117,6 +120,19 @@ pub enum PipelineError {
         /// The error's message.
         message: String,
     },
+    /// A checkpoint could not be taken or applied.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// More batches failed than [`RunSpec::max_failures`] allows.
+    #[error("{failed} batches failed, more than the {allowed} allowed; the first: {summary}")]
+    TooManyFailures {
+        /// Batches that failed, this one included.
+        failed: u64,
+        /// The budget.
+        allowed: u64,
+        /// The first failures, one per line.
+        summary: String,
+    },
     /// Batches could not be split or merged to the new batch size of
     /// [`BatchIter::rebatch`].
     #[error("rebatch: {0}")]
@@ -131,6 +147,14 @@ impl PipelineError {
                 Some(*batch)
             }
             _ => None,
+        }
+    }
+
+    /// The first ids of the batch the error happened on (empty when it has none).
+    pub fn ids(&self) -> &str {
+        match self {
+            Self::Action { ids, .. } | Self::Panic { ids, .. } | Self::Lock { ids, .. } => ids,
+            _ => "",
         }
     }
 
@@ -182,6 +206,38 @@ pub struct RunReport {
     pub hook_errors: Vec<String>,
     /// The profile of the run, when the spec asked for it ([`RunSpec::profile`]).
     pub profile: Option<Profile>,
+    /// Every failed batch that was skipped (`ignore_errors` or `max_failures`), in order.
+    pub failures: Vec<Failure>,
+}
+
+/// A failed batch that a run skipped: see [`RunReport::failures`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Failure {
+    /// The batch's number in the run.
+    pub batch: u64,
+    /// The batch's first ids.
+    pub ids: String,
+    /// The action that failed (`(executor)` outside any action, a lock's name for a lock
+    /// step).
+    pub action: String,
+    /// The error's text.
+    pub error: String,
+}
+
+impl Failure {
+    fn of(err: &PipelineError) -> Self {
+        let action = match err {
+            PipelineError::Lock { lock, .. } => format!("lock {lock}"),
+            other => other.action().unwrap_or_default().to_string(),
+        };
+        Self {
+            batch: err.batch().unwrap_or_default(),
+            ids: err.ids().to_string(),
+            action,
+            error: err.to_string(),
+        }
+    }
 }
 
 enum Mode<B: Batch> {
@@ -213,6 +269,26 @@ pub struct BatchIter<B: Batch> {
     /// An `after` step's error, to yield once before the iteration ends.
     pending: Option<PipelineError>,
     progress: Option<Progress>,
+    /// Failures allowed before the run stops (`None`: no budget).
+    budget: Option<u64>,
+    /// Where the run comes from, for its checkpoints.
+    origin: Origin,
+    /// The number of the first batch the consumer has not received.
+    position: u64,
+}
+
+/// What a checkpoint needs to know of the start of a run.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) seed: u64,
+    pub(crate) shuffle_seed: Option<u64>,
+    pub(crate) spec: crate::index::BatchSpec,
+    pub(crate) endless: bool,
+    pub(crate) index_len: u64,
+    pub(crate) index_fingerprint: u64,
+    pub(crate) pipeline_fingerprint: u64,
+    /// The number of the run's first batch (0, or where a resumed run starts).
+    pub(crate) first: u64,
 }
 
 impl<B: Batch> fmt::Debug for BatchIter<B> {
@@ -233,7 +309,14 @@ impl<B: Batch> BatchIter<B> {
         total: Option<u64>,
         before: &[Hook],
         after: &[Hook],
+        origin: Origin,
     ) -> Result<Self, PipelineError> {
+        let first = origin.first;
+        let budget = spec
+            .max_failures
+            .map(|b| b.allowed(total))
+            .transpose()
+            .map_err(PipelineError::Build)?;
         for hook in before {
             let state = RunState {
                 run: &run.ctx,
@@ -250,13 +333,13 @@ impl<B: Batch> BatchIter<B> {
         let mode = if prefetch == 0 {
             Mode::Inline {
                 sampler,
-                next_seq: 0,
+                next_seq: first,
             }
         } else {
             let capacity = prefetch as u64 + 1;
             let workers = total.map_or(capacity, |t| t.min(capacity)).max(1) as usize;
             Mode::Prefetch(
-                Prefetch::start(Arc::clone(&run), sampler, 0, capacity, workers)
+                Prefetch::start(Arc::clone(&run), sampler, first, capacity, workers)
                     .map_err(PipelineError::Spawn)?,
             )
         };
@@ -269,6 +352,9 @@ impl<B: Batch> BatchIter<B> {
             after: after.to_vec(),
             pending: None,
             progress: spec.progress.then(|| Progress::new(total)).flatten(),
+            budget,
+            origin,
+            position: first,
         })
     }
 
@@ -288,6 +374,32 @@ impl<B: Batch> BatchIter<B> {
             .recorder
             .as_ref()
             .map(|r| Profile::from_events(&r.events()))
+    }
+
+    /// The state of the run now, between two batches: resume it with
+    /// [`Pipeline::resume`](crate::Pipeline::resume) to get the batches after the last one
+    /// this iterator returned (prefetched ones are computed again).
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Checkpoint`] when a state variable cannot be saved.
+    pub fn checkpoint(&self) -> Result<Checkpoint, PipelineError> {
+        let o = &self.origin;
+        let variables = self.run.ctx.variables.save().map_err(|(name, message)| {
+            PipelineError::Checkpoint(CheckpointError::Variable { name, message })
+        })?;
+        Ok(Checkpoint {
+            format: 1,
+            seed: o.seed,
+            shuffle_seed: o.shuffle_seed,
+            next_batch: self.position,
+            spec: o.spec.clone(),
+            endless: o.endless,
+            index_len: o.index_len,
+            index_fingerprint: o.index_fingerprint,
+            pipeline_fingerprint: o.pipeline_fingerprint,
+            variables,
+        })
     }
 
     /// The variables of the pipeline the run belongs to.
@@ -419,6 +531,7 @@ impl<B: Batch> Iterator for BatchIter<B> {
                 self.finish(RunEnd::Completed);
                 return self.pending.take().map(Err);
             };
+            self.position = seq + 1;
             match outcome {
                 Outcome::Ready(batch) => {
                     self.run.emit(seq, 0, || EventKind::BatchYielded);
@@ -435,9 +548,26 @@ impl<B: Batch> Iterator for BatchIter<B> {
                     self.release(seq);
                 }
                 Outcome::Failed(err) if self.run.ignore_errors => {
-                    tracing::warn!(batch = seq, error = %err, "batch failed and is skipped (ignore_errors)");
+                    tracing::warn!(batch = seq, error = %err, "batch failed and is skipped");
                     self.report.failed += 1;
+                    self.report.failures.push(Failure::of(&err));
                     self.release(seq);
+                    if let Some(allowed) = self.budget.filter(|&a| self.report.failed > a) {
+                        let summary = self
+                            .report
+                            .failures
+                            .iter()
+                            .take(5)
+                            .map(|f| f.error.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n  ");
+                        self.finish(RunEnd::Failed);
+                        return Some(Err(PipelineError::TooManyFailures {
+                            failed: self.report.failed,
+                            allowed,
+                            summary,
+                        }));
+                    }
                 }
                 Outcome::Failed(err) => {
                     self.report.failed += 1;

@@ -70,8 +70,8 @@ impl<B: Batch> Run<B> {
         ctx: RunContext,
         spec: &RunSpec,
         ordered: bool,
+        first_batch: u64,
     ) -> Self {
-        let first_batch = 0;
         let recorder = spec.profile.then(EventRecorder::new);
         let observer: Option<Arc<dyn Observer>> = match (&recorder, &spec.observer) {
             (None, user) => user.clone(),
@@ -125,7 +125,7 @@ impl<B: Batch> Run<B> {
             observer,
             recorder,
             start: Instant::now(),
-            ignore_errors: spec.ignore_errors,
+            ignore_errors: spec.ignore_errors || spec.max_failures.is_some(),
             cancelled: AtomicBool::new(false),
             stop_after: AtomicU64::new(u64::MAX),
         }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use super::Observer;
 use crate::index::{BatchSpec, IndexError, Shuffle};
 
@@ -34,6 +36,48 @@ pub struct RunSpec {
     pub(crate) profile: bool,
     pub(crate) progress: bool,
     pub(crate) item_threads: Option<usize>,
+    pub(crate) max_failures: Option<FailureBudget>,
+}
+
+/// How many failed batches a run may skip before it stops: see [`RunSpec::max_failures`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum FailureBudget {
+    /// At most this many failed batches.
+    Count(u64),
+    /// At most this fraction (0 to 1) of the run's batches (which must be known: `n_epochs`
+    /// or `n_iters`, or one epoch by default for `gen_batch`).
+    Fraction(f64),
+}
+
+impl From<u64> for FailureBudget {
+    fn from(n: u64) -> Self {
+        FailureBudget::Count(n)
+    }
+}
+
+impl From<f64> for FailureBudget {
+    fn from(f: f64) -> Self {
+        FailureBudget::Fraction(f)
+    }
+}
+
+impl FailureBudget {
+    /// The number of failures allowed in a run of `total` batches.
+    pub(crate) fn allowed(self, total: Option<u64>) -> Result<u64, String> {
+        match self {
+            FailureBudget::Count(n) => Ok(n),
+            FailureBudget::Fraction(f) if !(0.0..=1.0).contains(&f) => {
+                Err(format!("max_failures: the fraction {f} is not in [0, 1]"))
+            }
+            FailureBudget::Fraction(f) => match total {
+                Some(t) => Ok((f * t as f64).floor() as u64),
+                None => Err(
+                    "max_failures as a fraction needs a run of known length (n_epochs or n_iters)"
+                        .into(),
+                ),
+            },
+        }
+    }
 }
 
 impl fmt::Debug for RunSpec {
@@ -47,6 +91,7 @@ impl fmt::Debug for RunSpec {
             .field("profile", &self.profile)
             .field("progress", &self.progress)
             .field("item_threads", &self.item_threads)
+            .field("max_failures", &self.max_failures)
             .finish()
     }
 }
@@ -62,6 +107,7 @@ impl From<BatchSpec> for RunSpec {
             profile: false,
             progress: false,
             item_threads: None,
+            max_failures: None,
         }
     }
 }
@@ -93,6 +139,15 @@ impl RunSpec {
         self
     }
 
+    /// Takes only this process's part of every epoch (data-parallel training): see
+    /// [`Shard`](crate::index::Shard); `Shard::from_env()` reads it from the launcher's
+    /// environment.
+    #[must_use]
+    pub fn shard(mut self, shard: crate::index::Shard) -> Self {
+        self.batches = self.batches.shard(shard);
+        self
+    }
+
     /// Drops the items at the end of an epoch that do not fill a batch.
     #[must_use]
     pub fn drop_last(mut self, drop_last: bool) -> Self {
@@ -114,6 +169,17 @@ impl RunSpec {
     #[must_use]
     pub fn ignore_errors(mut self, ignore: bool) -> Self {
         self.ignore_errors = ignore;
+        self
+    }
+
+    /// Skips failed batches like [`ignore_errors`](Self::ignore_errors), up to a budget: a
+    /// count (`5_u64`) or a fraction of the run's batches (`0.01`). Every skipped batch is
+    /// listed in [`RunReport::failures`](super::RunReport::failures); the failure that exceeds
+    /// the budget ends the run with [`PipelineError::TooManyFailures`](super::PipelineError),
+    /// which summarises them.
+    #[must_use]
+    pub fn max_failures(mut self, budget: impl Into<FailureBudget>) -> Self {
+        self.max_failures = Some(budget.into());
         self
     }
 

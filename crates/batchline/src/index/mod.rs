@@ -26,7 +26,7 @@ mod spec;
 
 pub use files::{FileIds, FilesIndex};
 pub use sampler::{BatchIndex, Batches};
-pub use spec::{BatchSpec, Shuffle};
+pub use spec::{BatchSpec, Shard, Shuffle};
 
 pub(crate) use sampler::Sampler;
 
@@ -82,6 +82,13 @@ pub enum IndexError {
         batch_size: usize,
         /// The number of items in the index.
         len: usize,
+    },
+    /// A shard that does not fit (rank beyond the world size, too few items per rank) or
+    /// that the environment describes wrongly.
+    #[error("invalid shard: {message}")]
+    InvalidShard {
+        /// What is wrong.
+        message: String,
     },
     /// Both `n_epochs` and `n_iters` were set.
     #[error("n_epochs and n_iters cannot both be set")]
@@ -146,6 +153,7 @@ pub struct DatasetIndex<I: Id = usize> {
 struct Inner<I> {
     ids: Vec<I>,
     positions: OnceLock<HashMap<I, usize>>,
+    fingerprint: OnceLock<u64>,
 }
 
 impl<I: Id> Clone for DatasetIndex<I> {
@@ -192,6 +200,7 @@ impl<I: Id> DatasetIndex<I> {
             inner: Arc::new(Inner {
                 ids,
                 positions: cell,
+                fingerprint: OnceLock::new(),
             }),
             cursor: None,
         }
@@ -230,6 +239,16 @@ impl<I: Id> DatasetIndex<I> {
     /// All ids, in index order.
     pub fn ids(&self) -> &[I] {
         &self.inner.ids
+    }
+
+    /// A hash of the ids in order, the same in every build and on every machine of the same
+    /// byte order (computed once): [`Checkpoint`](crate::exec::Checkpoint)s carry it so that
+    /// a run is never resumed on another index.
+    pub fn fingerprint(&self) -> u64 {
+        *self
+            .inner
+            .fingerprint
+            .get_or_init(|| crate::exec::fingerprint(self.inner.ids.iter()))
     }
 
     /// The position of `id` in the index, if it is there.

@@ -111,7 +111,12 @@ impl<I: Id> fmt::Debug for BatchIndex<I> {
 /// The position of a batch generation: which epoch, where in it, how many batches so far.
 #[derive(Debug, Clone)]
 pub(crate) struct Sampler {
+    /// The items of the whole index (the permutation's length).
+    full_len: usize,
+    /// The items drawn per epoch (this shard's part).
     len: usize,
+    /// Where this shard's part starts in the epoch's order.
+    offset: usize,
     batch_size: usize,
     drop_last: bool,
     shuffle_seed: Option<u64>,
@@ -130,8 +135,11 @@ pub(crate) struct Sampler {
 }
 
 impl Sampler {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
+        full_len: usize,
         len: usize,
+        offset: usize,
         batch_size: usize,
         drop_last: bool,
         shuffle_seed: Option<u64>,
@@ -139,7 +147,9 @@ impl Sampler {
         n_iters: Option<u64>,
     ) -> Self {
         Self {
+            full_len,
             len,
+            offset,
             batch_size,
             drop_last,
             shuffle_seed,
@@ -160,12 +170,13 @@ impl Sampler {
 
     /// Appends the positions `range` of the current epoch's order to `out`.
     fn take(&mut self, from: usize, to: usize, out: &mut Vec<usize>) {
+        let (from, to) = (from + self.offset, to + self.offset);
         match self.shuffle_seed {
             None => out.extend(from..to),
             Some(seed) => {
                 if self.order_epoch != Some(self.epoch) {
                     self.order.clear();
-                    self.order.extend(0..self.len);
+                    self.order.extend(0..self.full_len);
                     self.order.shuffle(&mut shuffle_rng(seed, self.epoch));
                     self.order_epoch = Some(self.epoch);
                 }
@@ -176,19 +187,37 @@ impl Sampler {
 
     /// The positions of the next batch, or `None` when the run is over.
     pub(crate) fn next_positions(&mut self) -> Option<Vec<usize>> {
+        let mut out = Vec::with_capacity(self.batch_size);
+        self.step(Some(&mut out)).then_some(out)
+    }
+
+    /// Passes over the next `n` batches without drawing their items (to resume a run);
+    /// returns how many there were.
+    pub(crate) fn skip(&mut self, n: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < n && self.step(None) {
+            skipped += 1;
+        }
+        skipped
+    }
+
+    /// Moves to the next batch, appending its positions to `out` when given; `false` when
+    /// the run is over.
+    fn step(&mut self, mut out: Option<&mut Vec<usize>>) -> bool {
         loop {
             if self.stopped || self.n_iters.is_some_and(|n| self.iters >= n) || self.epochs_done() {
                 self.stopped = true;
-                return None;
+                return false;
             }
-            let mut out = Vec::with_capacity(self.batch_size);
             let remaining = self.len - self.start;
             if remaining > self.batch_size {
                 let from = self.start;
                 self.start += self.batch_size;
-                self.take(from, self.start, &mut out);
+                if let Some(out) = out.as_deref_mut() {
+                    self.take(from, self.start, out);
+                }
                 self.iters += 1;
-                return Some(out);
+                return true;
             }
             // This batch ends the epoch.
             let need = self.batch_size - remaining;
@@ -197,7 +226,9 @@ impl Sampler {
                 self.start = 0;
                 continue;
             }
-            self.take(self.start, self.len, &mut out);
+            if let Some(out) = out.as_deref_mut() {
+                self.take(self.start, self.len, out);
+            }
             self.epoch += 1;
             self.start = 0;
             self.iters += 1;
@@ -205,11 +236,13 @@ impl Sampler {
                 if self.epochs_done() {
                     self.stopped = true;
                 } else {
-                    self.take(0, need, &mut out);
+                    if let Some(out) = out.as_deref_mut() {
+                        self.take(0, need, out);
+                    }
                     self.start = need;
                 }
             }
-            return Some(out);
+            return true;
         }
     }
 }

@@ -96,6 +96,133 @@ pub struct BatchSpec {
     pub(crate) n_epochs: Option<u64>,
     pub(crate) n_iters: Option<u64>,
     pub(crate) drop_last: bool,
+    #[serde(default)]
+    pub(crate) shard: Option<Shard>,
+}
+
+/// One process's part of every epoch, for a run split across `world_size` processes (ranks),
+/// as in data-parallel training.
+///
+/// Every rank computes the same permutation of the epoch (the shuffle seed must be the same on
+/// every rank: use [`Shuffle::Seeded`]) and takes the `rank`-th of `world_size` equal slices
+/// of it. **The remainder is dropped**: each epoch, `len % world_size` items (other ones each
+/// epoch when shuffled) go to no rank, so that every rank has exactly the same number of items
+/// and batches and collective steps never wait for a rank that ran out. Slices are disjoint;
+/// together they cover every item exactly once per epoch when `world_size` divides `len`.
+///
+/// # Examples
+///
+/// ```
+/// use batchline::index::{BatchSpec, DatasetIndex, Shard};
+///
+/// let index = DatasetIndex::from_count(10);
+/// let ranks: Vec<Vec<usize>> = (0..3)
+///     .map(|rank| {
+///         let spec = BatchSpec::new(3).shuffle(7).shard(Shard::new(rank, 3));
+///         index.gen_batch(&spec).unwrap().flat_map(|b| b.ids().to_vec()).collect()
+///     })
+///     .collect();
+/// assert!(ranks.iter().all(|r| r.len() == 3)); // 10 / 3 items each; one item dropped
+/// # Ok::<(), batchline::index::IndexError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This process's rank, from 0.
+    pub rank: usize,
+    /// The number of processes.
+    pub world_size: usize,
+    /// The rank among the processes of this machine, when the launcher says (to pick a GPU,
+    /// say); it does not change the items.
+    pub local_rank: Option<usize>,
+}
+
+impl Shard {
+    /// Rank `rank` of `world_size`.
+    pub fn new(rank: usize, world_size: usize) -> Self {
+        Self {
+            rank,
+            world_size,
+            local_rank: None,
+        }
+    }
+
+    /// The shard the launcher describes in the environment, or `None` when it describes none:
+    /// `RANK` / `WORLD_SIZE` / `LOCAL_RANK` (torchrun and most launchers), then Open MPI's
+    /// `OMPI_COMM_WORLD_RANK` / `OMPI_COMM_WORLD_SIZE` / `OMPI_COMM_WORLD_LOCAL_RANK`, MPICH's
+    /// `PMI_RANK` / `PMI_SIZE`, and Slurm's `SLURM_PROCID` / `SLURM_NTASKS` /
+    /// `SLURM_LOCALID`.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::InvalidShard`] when a variable is not a number, or only one of the pair
+    /// is set.
+    pub fn from_env() -> Result<Option<Self>, IndexError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, IndexError> {
+        const SCHEMES: [(&str, &str, &str); 4] = [
+            ("RANK", "WORLD_SIZE", "LOCAL_RANK"),
+            (
+                "OMPI_COMM_WORLD_RANK",
+                "OMPI_COMM_WORLD_SIZE",
+                "OMPI_COMM_WORLD_LOCAL_RANK",
+            ),
+            ("PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
+            ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
+        ];
+        let number = |name: &str| -> Result<Option<usize>, IndexError> {
+            var(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| IndexError::InvalidShard {
+                            message: format!("{name}={v:?} is not a number"),
+                        })
+                })
+                .transpose()
+        };
+        for (rank, size, local) in SCHEMES {
+            match (number(rank)?, number(size)?) {
+                (None, None) => continue,
+                (Some(r), Some(w)) => {
+                    let shard = Shard {
+                        rank: r,
+                        world_size: w,
+                        local_rank: number(local)?,
+                    };
+                    shard.check()?;
+                    return Ok(Some(shard));
+                }
+                _ => {
+                    return Err(IndexError::InvalidShard {
+                        message: format!("{rank} and {size} must be set together"),
+                    })
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn check(&self) -> Result<(), IndexError> {
+        if self.world_size == 0 || self.rank >= self.world_size {
+            return Err(IndexError::InvalidShard {
+                message: format!(
+                    "rank {} of world size {}: the rank must be below the world size",
+                    self.rank, self.world_size
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The items of each rank per epoch, and the first of this rank's slice.
+    pub(crate) fn slice(&self, len: usize) -> (usize, usize) {
+        let per_rank = len / self.world_size;
+        (per_rank, self.rank * per_rank)
+    }
 }
 
 impl BatchSpec {
@@ -107,6 +234,7 @@ impl BatchSpec {
             n_epochs: None,
             n_iters: None,
             drop_last: false,
+            shard: None,
         }
     }
 
@@ -138,6 +266,18 @@ impl BatchSpec {
         self
     }
 
+    /// Takes only this process's part of every epoch: see [`Shard`].
+    #[must_use]
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// The items a run draws from per epoch: all of them, or this shard's part.
+    pub(crate) fn items_per_epoch(&self, len: usize) -> usize {
+        self.shard.map_or(len, |s| s.slice(len).0)
+    }
+
     /// The batch size.
     pub fn batch_size(&self) -> usize {
         self.batch_size
@@ -157,6 +297,19 @@ impl BatchSpec {
     pub fn validate(&self, len: usize) -> Result<(), IndexError> {
         if self.batch_size == 0 {
             return Err(IndexError::ZeroBatchSize);
+        }
+        if let Some(shard) = &self.shard {
+            shard.check()?;
+            let per_rank = shard.slice(len).0;
+            if self.batch_size > per_rank {
+                return Err(IndexError::InvalidShard {
+                    message: format!(
+                        "batch_size {} is larger than a shard ({len} items / world size {} = \
+                         {per_rank} items per rank)",
+                        self.batch_size, shard.world_size
+                    ),
+                });
+            }
         }
         if self.batch_size > len {
             return Err(IndexError::BatchTooLarge {
@@ -178,7 +331,7 @@ impl BatchSpec {
         if self.batch_size == 0 {
             return Some(0);
         }
-        let (n, b) = (len as u64, self.batch_size as u64);
+        let (n, b) = (self.items_per_epoch(len) as u64, self.batch_size as u64);
         match (self.n_epochs, self.n_iters) {
             (_, Some(iters)) => Some(iters),
             (None, None) if endless_default => None,
@@ -210,8 +363,11 @@ impl BatchSpec {
             (None, None) if !endless_default => Some(1),
             (epochs, _) => epochs,
         };
+        let (per_epoch, offset) = self.shard.map_or((len, 0), |s| s.slice(len));
         Ok(Sampler::new(
             len,
+            per_epoch,
+            offset,
             self.batch_size,
             self.drop_last,
             shuffle_seed,

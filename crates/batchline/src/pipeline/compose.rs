@@ -310,6 +310,7 @@ impl<B: Batch, C: Batch<Id = B::Id>> Joined<B, C> {
                         sub_ctx,
                         &RunSpec::new(1),
                         false,
+                        0,
                     ))
                 })?;
                 match run.process_built(ctx.batch(), joined, 0) {

@@ -22,7 +22,10 @@ use std::sync::Arc;
 
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::exec::{BatchIter, LockRegistry, PipelineError, Run, RunReport, RunSpec};
+use crate::exec::{
+    BatchIter, Checkpoint, CheckpointError, LockRegistry, Origin, PipelineError, Run, RunReport,
+    RunSpec,
+};
 use state::VarDecl;
 
 /// One recorded step of a pipeline.
@@ -202,6 +205,26 @@ impl<B: Batch> Pipeline<B> {
     ) -> Self {
         let mut decls = self.variables.decls().to_vec();
         let decl = VarDecl::new(name.into(), default);
+        decls.retain(|d| d.name != decl.name);
+        decls.push(decl);
+        self.variables = Arc::new(Variables::from_decls(decls));
+        self
+    }
+
+    /// Declares variable `name` like [`init_variable`](Self::init_variable), as part of the
+    /// run's state: [`BatchIter::checkpoint`] saves its value and
+    /// [`resume`](Self::resume) restores it.
+    ///
+    /// The value is saved as it is when the checkpoint is taken; with prefetch, batches
+    /// processed ahead of the consumer may already have changed it. Variables that the
+    /// consumer itself keeps (a training step counter, say), or runs at prefetch 0, resume
+    /// exactly.
+    pub fn init_state_variable<T>(mut self, name: impl Into<String>, default: T) -> Self
+    where
+        T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    {
+        let mut decls = self.variables.decls().to_vec();
+        let decl = VarDecl::state(name.into(), default);
         decls.retain(|d| d.name != decl.name);
         decls.push(decl);
         self.variables = Arc::new(Variables::from_decls(decls));
@@ -389,15 +412,131 @@ impl<B: Batch> Pipeline<B> {
     }
 
     fn start(&self, spec: &RunSpec, endless_default: bool) -> Result<BatchIter<B>, PipelineError> {
+        self.launch(spec, endless_default, None)
+    }
+
+    /// Continues the run that `checkpoint` was taken from, at the first batch its consumer had
+    /// not received: the batches are the same, to the bit, as those of the uninterrupted run,
+    /// whatever the prefetch of either. `spec` gives the prefetch, observer, error handling and
+    /// so on; its batch spec must be the checkpoint's. The state variables get their saved
+    /// values.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Checkpoint`] when the checkpoint is from another index, pipeline or
+    /// batch spec, or a state variable cannot be restored; otherwise as
+    /// [`gen_batch`](Self::gen_batch).
+    pub fn resume(
+        &self,
+        spec: &RunSpec,
+        checkpoint: &Checkpoint,
+    ) -> Result<BatchIter<B>, PipelineError> {
+        self.launch(spec, checkpoint.endless, Some(checkpoint))
+    }
+
+    /// The state of the run of [`next_batch`](Self::next_batch), if one is going on.
+    ///
+    /// # Errors
+    ///
+    /// As [`BatchIter::checkpoint`].
+    pub fn checkpoint(&self) -> Option<Result<Checkpoint, PipelineError>> {
+        self.iter.as_ref().map(BatchIter::checkpoint)
+    }
+
+    /// A hash of the steps and the state variables, stored in checkpoints.
+    fn fingerprint(&self) -> u64 {
+        let names = self.step_names();
+        let state: Vec<&str> = self.variables.state_names().collect();
+        crate::exec::fingerprint(names.iter().map(String::as_str).chain(["|"]).chain(state))
+    }
+
+    fn launch(
+        &self,
+        spec: &RunSpec,
+        endless: bool,
+        from: Option<&Checkpoint>,
+    ) -> Result<BatchIter<B>, PipelineError> {
         let dataset = self.runnable()?;
         let len = dataset.len();
-        let (seed, shuffle_seed) = spec.seeds();
-        let sampler = spec
-            .batches
-            .sampler_with_seed(len, endless_default, shuffle_seed)?;
-        let total = spec.batches.total_batches(len, endless_default);
+        let index = dataset.index();
+        let origin = match from {
+            None => {
+                let (seed, shuffle_seed) = spec.seeds();
+                Origin {
+                    seed,
+                    shuffle_seed,
+                    spec: spec.batches.clone(),
+                    endless,
+                    index_len: len as u64,
+                    index_fingerprint: index.fingerprint(),
+                    pipeline_fingerprint: self.fingerprint(),
+                    first: 0,
+                }
+            }
+            Some(c) => {
+                let mismatch = |what, detail| {
+                    PipelineError::Checkpoint(CheckpointError::Mismatch { what, detail })
+                };
+                if c.format != 1 {
+                    return Err(mismatch("format", format!("format {} is not 1", c.format)));
+                }
+                if c.index_len != len as u64 || c.index_fingerprint != index.fingerprint() {
+                    return Err(mismatch(
+                        "index",
+                        format!(
+                            "it was taken on an index of {} items (fingerprint {:016x}), this \
+                             one has {len} (fingerprint {:016x})",
+                            c.index_len,
+                            c.index_fingerprint,
+                            index.fingerprint()
+                        ),
+                    ));
+                }
+                if c.pipeline_fingerprint != self.fingerprint() {
+                    return Err(mismatch(
+                        "pipeline",
+                        format!(
+                            "its steps and state variables differ from these: {:?}",
+                            self.step_names()
+                        ),
+                    ));
+                }
+                if c.spec != spec.batches {
+                    return Err(mismatch(
+                        "batch spec",
+                        format!("it was taken with {:?}, not {:?}", c.spec, spec.batches),
+                    ));
+                }
+                Origin {
+                    seed: c.seed,
+                    shuffle_seed: c.shuffle_seed,
+                    spec: c.spec.clone(),
+                    endless: c.endless,
+                    index_len: c.index_len,
+                    index_fingerprint: c.index_fingerprint,
+                    pipeline_fingerprint: c.pipeline_fingerprint,
+                    first: c.next_batch,
+                }
+            }
+        };
+        let mut sampler =
+            origin
+                .spec
+                .sampler_with_seed(len, origin.endless, origin.shuffle_seed)?;
+        sampler.skip(origin.first);
+        let total = origin
+            .spec
+            .total_batches(len, origin.endless)
+            .map(|t| t.saturating_sub(origin.first));
+        if let Some(c) = from {
+            self.variables
+                .restore(&c.variables)
+                .map_err(|(name, message)| {
+                    PipelineError::Checkpoint(CheckpointError::Variable { name, message })
+                })?;
+        }
         let mut ctx = RunContext::new(
-            seed,
+            origin.seed,
             Arc::clone(&self.variables),
             Arc::new(self.config.clone()),
         );
@@ -409,8 +548,16 @@ impl<B: Batch> Pipeline<B> {
                 .map_err(|e| PipelineError::Spawn(std::io::Error::other(e)))?;
             ctx.pool = Some(Arc::new(pool));
         }
-        let run = Run::new(dataset.clone(), &self.steps, &self.locks, ctx, spec, true);
-        BatchIter::start(run, sampler, spec, total, &self.before, &self.after)
+        let run = Run::new(
+            dataset.clone(),
+            &self.steps,
+            &self.locks,
+            ctx,
+            spec,
+            true,
+            origin.first,
+        );
+        BatchIter::start(run, sampler, spec, total, &self.before, &self.after, origin)
     }
 
     /// The next processed batch of a run that continues where the previous call stopped.

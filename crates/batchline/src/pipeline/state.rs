@@ -14,13 +14,18 @@ use super::{ActionError, Arg, Context};
 
 type Value = Box<dyn Any + Send + Sync>;
 type Init = Arc<dyn Fn() -> Value + Send + Sync>;
+type Save =
+    Arc<dyn Fn(&(dyn Any + Send + Sync)) -> Result<serde_json::Value, String> + Send + Sync>;
+type Load = Arc<dyn Fn(&serde_json::Value) -> Result<Value, String> + Send + Sync>;
 
-/// How a pipeline declares a variable: its name, its type and how to make its initial value.
+/// How a pipeline declares a variable: its name, its type and how to make its initial value;
+/// for a state variable, how to save and restore it.
 #[derive(Clone)]
 pub(crate) struct VarDecl {
     pub(crate) name: String,
     type_name: &'static str,
     init: Init,
+    pub(crate) codec: Option<(Save, Load)>,
 }
 
 impl VarDecl {
@@ -29,7 +34,27 @@ impl VarDecl {
             name,
             type_name: type_name::<T>(),
             init: Arc::new(move || Box::new(default.clone())),
+            codec: None,
         }
+    }
+
+    /// A variable saved in checkpoints.
+    pub(crate) fn state<T>(name: String, default: T) -> Self
+    where
+        T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    {
+        let mut decl = Self::new(name, default);
+        let save: Save = Arc::new(|v| {
+            let v = v.downcast_ref::<T>().ok_or("a variable of another type")?;
+            serde_json::to_value(v).map_err(|e| e.to_string())
+        });
+        let load: Load = Arc::new(|v| {
+            T::deserialize(v)
+                .map(|t| Box::new(t) as Value)
+                .map_err(|e| e.to_string())
+        });
+        decl.codec = Some((save, load));
+        decl
     }
 }
 
@@ -129,6 +154,54 @@ impl Variables {
                 },
             );
         }
+    }
+
+    /// The values of the state variables.
+    pub(crate) fn save(&self) -> Result<BTreeMap<String, serde_json::Value>, (String, String)> {
+        let slots = self.slots.lock();
+        let mut out = BTreeMap::new();
+        for d in &self.decls {
+            if let (Some((save, _)), Some(slot)) = (&d.codec, slots.get(&d.name)) {
+                let value = save(slot.value.as_ref()).map_err(|e| (d.name.clone(), e))?;
+                out.insert(d.name.clone(), value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the state variables to saved values (all of them or none).
+    pub(crate) fn restore(
+        &self,
+        saved: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), (String, String)> {
+        let mut loaded = Vec::new();
+        for d in &self.decls {
+            if let Some((_, load)) = &d.codec {
+                let value = saved
+                    .get(&d.name)
+                    .ok_or_else(|| (d.name.clone(), "missing from the checkpoint".to_string()))?;
+                loaded.push((d, load(value).map_err(|e| (d.name.clone(), e))?));
+            }
+        }
+        let mut slots = self.slots.lock();
+        for (d, value) in loaded {
+            slots.insert(
+                d.name.clone(),
+                Slot {
+                    value,
+                    type_name: d.type_name,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The names of the state variables, in declaration order.
+    pub(crate) fn state_names(&self) -> impl Iterator<Item = &str> {
+        self.decls
+            .iter()
+            .filter(|d| d.codec.is_some())
+            .map(|d| d.name.as_str())
     }
 
     /// The names of the variables, sorted.
