@@ -28,8 +28,11 @@ pub struct ActionStats {
     pub p95: Duration,
     /// The longest run time.
     pub max: Duration,
+    /// The time batches waited for a lock (or an ordered turn) just before this action.
+    pub lock_wait: Duration,
     /// The share of the run's time during which the consumer waited for a batch that was in
-    /// this action: how much this action held the run up (0 to 1).
+    /// this action: this action's share of the critical path, how much it held the run up
+    /// (0 to 1).
     pub bottleneck_share: f64,
 }
 
@@ -47,6 +50,8 @@ pub struct LockStats {
     pub total_wait: Duration,
     /// The longest wait.
     pub max_wait: Duration,
+    /// The time the lock was held, in all.
+    pub held: Duration,
     /// The share of the run's time during which the consumer waited for a batch that waited
     /// for this lock (0 to 1).
     pub bottleneck_share: f64,
@@ -155,6 +160,11 @@ impl Profile {
         let mut spans: HashMap<u64, Vec<Span>> = HashMap::new();
         let mut open_actions: HashMap<(u64, Arc<str>), Duration> = HashMap::new();
         let mut open_waits: HashMap<(u64, Arc<str>), Duration> = HashMap::new();
+        let mut open_holds: HashMap<(u64, Arc<str>), Duration> = HashMap::new();
+        let mut held_total: HashMap<Arc<str>, Duration> = HashMap::new();
+        // Lock waits of a batch not yet charged to the action that follows them.
+        let mut waits_before: HashMap<u64, Duration> = HashMap::new();
+        let mut action_lock_wait: HashMap<Arc<str>, Duration> = HashMap::new();
 
         // The consumer: waiting since `asked`, or holding batch `held` since `got`.
         let mut asked = Some(Duration::ZERO);
@@ -167,6 +177,9 @@ impl Profile {
             match &e.kind {
                 EventKind::ActionStarted { action } => {
                     open_actions.insert((e.batch, Arc::clone(action)), e.time);
+                    if let Some(w) = waits_before.remove(&e.batch) {
+                        *action_lock_wait.entry(Arc::clone(action)).or_default() += w;
+                    }
                 }
                 EventKind::ActionFinished { action } => {
                     if let Some(start) = open_actions.remove(&(e.batch, Arc::clone(action))) {
@@ -187,15 +200,22 @@ impl Profile {
                 EventKind::LockAcquired { lock } => {
                     *lock_acquisitions.entry(Arc::clone(lock)).or_default() += 1;
                     let waited = open_waits.remove(&(e.batch, Arc::clone(lock)));
+                    open_holds.insert((e.batch, Arc::clone(lock)), e.time);
                     let entry = locks.entry(lock);
                     if let Some(start) = waited {
                         entry.push(e.time - start);
+                        *waits_before.entry(e.batch).or_default() += e.time - start;
                         spans.entry(e.batch).or_default().push(Span {
                             name: Arc::clone(lock),
                             start,
                             end: e.time,
                             is_lock: true,
                         });
+                    }
+                }
+                EventKind::LockReleased { lock } => {
+                    if let Some(start) = open_holds.remove(&(e.batch, Arc::clone(lock))) {
+                        *held_total.entry(Arc::clone(lock)).or_default() += e.time - start;
                     }
                 }
                 EventKind::BatchYielded => {
@@ -256,6 +276,7 @@ impl Profile {
                     p50: rank(0.5),
                     p95: rank(0.95),
                     max: *times.last().expect("an action in the list ran"),
+                    lock_wait: action_lock_wait.get(name).copied().unwrap_or_default(),
                     bottleneck_share: share(
                         actions.blame.get(name).copied().unwrap_or_default(),
                         elapsed,
@@ -274,6 +295,7 @@ impl Profile {
                     waits: times.len() as u64,
                     total_wait: times.iter().sum(),
                     max_wait: times.iter().max().copied().unwrap_or_default(),
+                    held: held_total.get(name).copied().unwrap_or_default(),
                     bottleneck_share: share(
                         locks.blame.get(name).copied().unwrap_or_default(),
                         elapsed,
@@ -299,6 +321,84 @@ impl Profile {
     /// The statistics of the lock named `name`.
     pub fn lock(&self, name: &str) -> Option<&LockStats> {
         self.locks.iter().find(|l| l.name == name)
+    }
+
+    /// An estimate of how much faster the run would go with enough prefetch on `cores` cores:
+    /// `0.25` means about 25% more batches per second.
+    ///
+    /// With unlimited prefetch a batch still cannot come faster than the slowest of: the
+    /// consumer's own work per batch, the time per batch that a lock is held (locked steps run
+    /// one batch at a time), and the actions' total time per batch spread over the cores. The
+    /// estimate is the ratio of the time per batch measured to that bound, minus one.
+    pub fn prefetch_gain(&self, cores: usize) -> f64 {
+        if self.batches == 0 {
+            return 0.0;
+        }
+        let per_batch = |d: Duration| d.as_secs_f64() / self.batches as f64;
+        let work = per_batch(self.consumer_work);
+        let serial = self
+            .locks
+            .iter()
+            .map(|l| per_batch(l.held))
+            .fold(0.0, f64::max);
+        let parallel = per_batch(self.actions.iter().map(|a| a.total).sum()) / cores.max(1) as f64;
+        let bound = work.max(serial).max(parallel);
+        if bound <= 0.0 {
+            return 0.0;
+        }
+        (per_batch(self.elapsed) / bound - 1.0).max(0.0)
+    }
+
+    /// A one-line answer to "what holds this run up?": the consumer, an action, or a lock,
+    /// and whether more prefetch would help (see [`prefetch_gain`](Self::prefetch_gain), with
+    /// the machine's cores).
+    pub fn verdict(&self) -> String {
+        if self.batches == 0 {
+            return "no batch reached the consumer".into();
+        }
+        let pct = |x: f64| (100.0 * x).round();
+        let work = share(self.consumer_work, self.elapsed);
+        let wait = share(self.consumer_wait, self.elapsed);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let gain = self.prefetch_gain(cores);
+        let head = if work >= 0.75 {
+            format!(
+                "the pipeline is consumer-bound: the consumer works {}% of the time and waits {}%",
+                pct(work),
+                pct(wait)
+            )
+        } else {
+            let action = self.bottleneck();
+            let lock = self
+                .locks
+                .iter()
+                .max_by(|a, b| a.bottleneck_share.total_cmp(&b.bottleneck_share));
+            match (action, lock) {
+                (_, Some(l)) if action.is_none_or(|a| l.bottleneck_share > a.bottleneck_share) => {
+                    format!(
+                        "lock {:?} is the bottleneck: the consumer waited {}% of the time for \
+                         batches waiting for it",
+                        l.name,
+                        pct(l.bottleneck_share)
+                    )
+                }
+                (Some(a), _) => format!(
+                    "action {:?} is the bottleneck: the consumer waited {}% of the time for \
+                     batches in it",
+                    a.name,
+                    pct(a.bottleneck_share)
+                ),
+                (None, _) => format!(
+                    "the consumer waits {}% of the time, for no action (creating batches)",
+                    pct(wait)
+                ),
+            }
+        };
+        if gain >= 0.1 {
+            format!("{head}; more prefetch would help by about {}%", pct(gain))
+        } else {
+            format!("{head}; more prefetch would not help much")
+        }
     }
 
     /// The action with the largest bottleneck share, if any action ran.
@@ -339,15 +439,24 @@ impl fmt::Display for Profile {
             .chain([6])
             .max()
             .unwrap_or(6);
+        writeln!(f, "verdict: {}", self.verdict())?;
         writeln!(
             f,
-            "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
-            "action", "count", "total ms", "mean ms", "p50 ms", "p95 ms", "max ms", "bottleneck"
+            "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
+            "action",
+            "count",
+            "total ms",
+            "mean ms",
+            "p50 ms",
+            "p95 ms",
+            "max ms",
+            "lock ms",
+            "bottleneck"
         )?;
         for a in &self.actions {
             writeln!(
                 f,
-                "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>9.1}%",
+                "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>9.1}%",
                 a.name,
                 a.count,
                 Ms(a.total),
@@ -355,24 +464,27 @@ impl fmt::Display for Profile {
                 Ms(a.p50),
                 Ms(a.p95),
                 Ms(a.max),
+                Ms(a.lock_wait),
                 100.0 * a.bottleneck_share,
             )?;
         }
         if !self.locks.is_empty() {
             writeln!(
                 f,
-                "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}",
-                "lock", "taken", "waits", "wait ms", "max ms"
+                "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}",
+                "lock", "taken", "waits", "wait ms", "max ms", "held ms", "bottleneck"
             )?;
             for l in &self.locks {
                 writeln!(
                     f,
-                    "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}",
+                    "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>9.1}%",
                     l.name,
                     l.acquisitions,
                     l.waits,
                     Ms(l.total_wait),
                     Ms(l.max_wait),
+                    Ms(l.held),
+                    100.0 * l.bottleneck_share,
                 )?;
             }
         }
@@ -444,6 +556,18 @@ mod tests {
         );
         assert!((sl.bottleneck_share - 5.0 / 80.0).abs() < 1e-9);
         assert_eq!(p.bottleneck().unwrap().name, "a");
+        // The 5 ms wait for the lock comes just before b.
+        assert_eq!(sl.held, Duration::ZERO, "never released in these events");
+        assert_eq!(p.action("b").unwrap().lock_wait, Duration::from_millis(5));
+        assert_eq!(sa.lock_wait, Duration::ZERO);
+        // Per batch: 40 ms measured; bounds: work 7.5 ms, actions 50/2/2 = 12.5 ms on 2 cores.
+        assert!((p.prefetch_gain(2) - (40.0 / 12.5 - 1.0)).abs() < 1e-9);
+        assert!((p.prefetch_gain(1) - (40.0 / 25.0 - 1.0)).abs() < 1e-9);
+        assert!(
+            p.verdict().starts_with("action \"a\" is the bottleneck"),
+            "{}",
+            p.verdict()
+        );
         let table = p.to_string();
         assert!(table.contains("2 batches in 80.000 ms"), "{table}");
         assert!(
@@ -455,6 +579,50 @@ mod tests {
         let json = serde_json::to_string(&p).unwrap();
         let back: Profile = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn a_hot_lock_is_named_in_the_verdict() {
+        use EventKind::*;
+        let (work, l) = (act("work"), act("hot"));
+        // Each batch waits 20 ms for the lock, then works 2 ms under it; the consumer waits.
+        let mut events = Vec::new();
+        let mut t = 0;
+        for batch in 0..4 {
+            events.push(ev(t, batch, LockWaiting { lock: l.clone() }));
+            events.push(ev(t + 20, batch, LockAcquired { lock: l.clone() }));
+            events.push(ev(
+                t + 20,
+                batch,
+                ActionStarted {
+                    action: work.clone(),
+                },
+            ));
+            events.push(ev(
+                t + 22,
+                batch,
+                ActionFinished {
+                    action: work.clone(),
+                },
+            ));
+            events.push(ev(t + 22, batch, LockReleased { lock: l.clone() }));
+            events.push(ev(t + 22, batch, BatchYielded));
+            events.push(ev(t + 23, batch, BatchReleased));
+            t += 23;
+        }
+        let p = Profile::from_events(&events);
+        let hot = p.lock("hot").unwrap();
+        assert_eq!((hot.waits, hot.held), (4, Duration::from_millis(8)));
+        assert_eq!(
+            p.action("work").unwrap().lock_wait,
+            Duration::from_millis(80)
+        );
+        let verdict = p.verdict();
+        assert!(
+            verdict.starts_with("lock \"hot\" is the bottleneck"),
+            "{verdict}"
+        );
+        assert!(p.to_string().contains(&verdict));
     }
 
     #[test]
