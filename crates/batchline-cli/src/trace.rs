@@ -20,6 +20,13 @@ pub(crate) enum Format {
     Listing,
     /// Chrome trace-event JSON (open in Perfetto or chrome://tracing).
     Chrome,
+    /// A timeline picture (SVG): a lane per worker and one for the consumer, a bar per action
+    /// coloured by action, lock waits hatched, batch numbers on the bars.
+    Svg,
+    /// The same timeline as a PNG image (needs --out).
+    Png,
+    /// The profile: per-action times, lock waits, consumer time and a one-line verdict.
+    Profile,
 }
 
 /// Arguments of `batchline trace`.
@@ -97,15 +104,36 @@ pub(crate) fn run(args: &TraceArgs) -> anyhow::Result<ExitCode> {
         .ignore_errors(args.ignore_errors)
         .observer(recorder.clone());
     let result = p.run(&spec);
+    let events = recorder.events();
     let text = match args.format {
         Format::Listing => recorder.listing(),
         Format::Chrome => recorder.chrome_trace() + "\n",
+        Format::Svg => batchline::exec::Timeline::from_events(&events).to_svg(),
+        Format::Profile => batchline::Profile::from_events(&events).to_string(),
+        Format::Png => {
+            let path = args
+                .out
+                .as_ref()
+                .context("--format png writes a file: give it with --out timeline.png")?;
+            batchline::exec::Timeline::from_events(&events)
+                .to_image(1200)
+                .save(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            return finish(result);
+        }
     };
     match &args.out {
         Some(path) => std::fs::write(path, &text)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => io::stdout().lock().write_all(text.as_bytes())?,
     }
+    finish(result)
+}
+
+/// Reports how the run ended.
+fn finish(
+    result: Result<batchline::RunReport, batchline::PipelineError>,
+) -> anyhow::Result<ExitCode> {
     let report = result?;
     if report.failed > 0 {
         eprintln!(

@@ -29,6 +29,7 @@ mod progress;
 mod rebatch;
 mod run;
 mod spec;
+mod timeline;
 
 pub(crate) use checkpoint::fingerprint;
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -36,6 +37,7 @@ pub use events::{chrome_trace, listing, Event, EventKind, EventRecorder, Observe
 pub use profile::{ActionStats, LockStats, Profile};
 pub use rebatch::Rebatch;
 pub use spec::{FailureBudget, RunSpec};
+pub use timeline::{Bar, BarKind, Lane, Timeline};
 
 pub(crate) use lock::LockRegistry;
 pub(crate) use run::{Outcome, Run};

@@ -328,8 +328,10 @@ impl Profile {
     ///
     /// With unlimited prefetch a batch still cannot come faster than the slowest of: the
     /// consumer's own work per batch, the time per batch that a lock is held (locked steps run
-    /// one batch at a time), and the actions' total time per batch spread over the cores. The
-    /// estimate is the ratio of the time per batch measured to that bound, minus one.
+    /// one batch at a time), and the actions' total time per batch spread over the cores (left
+    /// out when the actions already overlap more than the cores allow: then they mostly wait
+    /// for I/O or sleep, and more of them can overlap). The estimate is the ratio of the time
+    /// per batch measured to that bound, minus one.
     pub fn prefetch_gain(&self, cores: usize) -> f64 {
         if self.batches == 0 {
             return 0.0;
@@ -341,7 +343,15 @@ impl Profile {
             .iter()
             .map(|l| per_batch(l.held))
             .fold(0.0, f64::max);
-        let parallel = per_batch(self.actions.iter().map(|a| a.total).sum()) / cores.max(1) as f64;
+        // The actions' time spread over the cores — unless they already overlap more than the
+        // cores allow, in which case they mostly wait (I/O, sleep) and cores do not bound them.
+        let busy: Duration = self.actions.iter().map(|a| a.total).sum();
+        let overlap = share(busy, self.elapsed);
+        let parallel = if overlap > cores as f64 + 0.25 {
+            0.0
+        } else {
+            per_batch(busy) / cores.max(1) as f64
+        };
         let bound = work.max(serial).max(parallel);
         if bound <= 0.0 {
             return 0.0;
@@ -361,11 +371,23 @@ impl Profile {
         let wait = share(self.consumer_wait, self.elapsed);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let gain = self.prefetch_gain(cores);
+        let busiest_lock = self
+            .locks
+            .iter()
+            .max_by(|a, b| a.held.cmp(&b.held))
+            .filter(|l| share(l.held, self.elapsed) >= 0.75);
         let head = if work >= 0.75 {
             format!(
                 "the pipeline is consumer-bound: the consumer works {}% of the time and waits {}%",
                 pct(work),
                 pct(wait)
+            )
+        } else if let Some(l) = busiest_lock {
+            format!(
+                "lock {:?} is the bottleneck: it is held {}% of the time, so the steps under it \
+                 run one batch at a time",
+                l.name,
+                pct(share(l.held, self.elapsed))
             )
         } else {
             let action = self.bottleneck();

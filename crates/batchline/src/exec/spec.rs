@@ -176,7 +176,9 @@ impl RunSpec {
     /// count (`5_u64`) or a fraction of the run's batches (`0.01`). Every skipped batch is
     /// listed in [`RunReport::failures`](super::RunReport::failures); the failure that exceeds
     /// the budget ends the run with [`PipelineError::TooManyFailures`](super::PipelineError),
-    /// which summarises them.
+    /// which summarises them. A resumed run (see
+    /// [`Pipeline::resume`](crate::Pipeline::resume)) counts its failures afresh, and a
+    /// fraction applies to the batches it has left.
     #[must_use]
     pub fn max_failures(mut self, budget: impl Into<FailureBudget>) -> Self {
         self.max_failures = Some(budget.into());

@@ -466,7 +466,9 @@ impl<B: Batch> Pipeline<B> {
                     seed,
                     shuffle_seed,
                     spec: spec.batches.clone(),
-                    endless,
+                    endless: endless
+                        && spec.batches.n_epochs.is_none()
+                        && spec.batches.n_iters.is_none(),
                     index_len: len as u64,
                     index_fingerprint: index.fingerprint(),
                     pipeline_fingerprint: self.fingerprint(),

@@ -46,6 +46,16 @@ impl VarDecl {
         let mut decl = Self::new(name, default);
         let save: Save = Arc::new(|v| {
             let v = v.downcast_ref::<T>().ok_or("a variable of another type")?;
+            // JSON turns NaN and infinities into null, which would come back as another value
+            // (or not at all): refuse them rather than lose them.
+            let exact = ciborium::Value::serialized(v).map_err(|e| e.to_string())?;
+            if has_non_finite(&exact) {
+                return Err(
+                    "it holds a NaN or an infinite number, which a checkpoint cannot \
+                            keep (JSON has no such numbers)"
+                        .into(),
+                );
+            }
             serde_json::to_value(v).map_err(|e| e.to_string())
         });
         let load: Load = Arc::new(|v| {
@@ -257,6 +267,20 @@ impl Variables {
                 actual,
             }),
         }
+    }
+}
+
+/// Whether a value holds a float that JSON cannot represent.
+fn has_non_finite(v: &ciborium::Value) -> bool {
+    use ciborium::Value as V;
+    match v {
+        V::Float(f) => !f.is_finite(),
+        V::Array(items) => items.iter().any(has_non_finite),
+        V::Map(entries) => entries
+            .iter()
+            .any(|(k, v)| has_non_finite(k) || has_non_finite(v)),
+        V::Tag(_, inner) => has_non_finite(inner),
+        _ => false,
     }
 }
 
