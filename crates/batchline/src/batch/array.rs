@@ -258,6 +258,15 @@ impl<T: Clone + Send + Sync + 'static> Batch for ArrayBatch<T> {
         &self.index
     }
 
+    fn size_bytes(&self) -> usize {
+        let data: usize = self
+            .data
+            .values()
+            .map(|a| a.len() * std::mem::size_of::<T>())
+            .sum();
+        std::mem::size_of::<Self>() + self.index.len() * 2 * std::mem::size_of::<usize>() + data
+    }
+
     /// Appends `other`'s rows to every component; both batches must hold the same components
     /// with the same row shapes.
     fn merge(&mut self, other: Self) -> Result<(), ActionError> {

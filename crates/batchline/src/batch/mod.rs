@@ -71,6 +71,14 @@ pub trait Batch: Sized + Send + 'static {
         self.index().ids()
     }
 
+    /// The memory the batch holds, in bytes: what [`RunSpec::prefetch_auto`](crate::RunSpec::prefetch_auto)
+    /// keeps within its budget. The default counts the batch value itself and its ids; a batch
+    /// type that holds data on the heap should add it.
+    fn size_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.len() * (std::mem::size_of::<Self::Id>() + std::mem::size_of::<usize>())
+    }
+
     /// Appends the items of `other` (ids and data) after this batch's items: used by
     /// [`Pipeline::merge`](crate::Pipeline::merge) and by
     /// [`BatchIter::rebatch`](crate::BatchIter::rebatch).

@@ -20,6 +20,7 @@
 //!
 //! See `README.md` in this folder for how the executor is built.
 
+mod auto;
 mod checkpoint;
 mod events;
 mod lock;
@@ -210,6 +211,8 @@ pub struct RunReport {
     pub profile: Option<Profile>,
     /// Every failed batch that was skipped (`ignore_errors` or `max_failures`), in order.
     pub failures: Vec<Failure>,
+    /// The deepest prefetch `k` the run used under [`RunSpec::prefetch_auto`] (0 otherwise).
+    pub prefetch: u64,
 }
 
 /// A failed batch that a run skipped: see [`RunReport::failures`].
@@ -277,6 +280,10 @@ pub struct BatchIter<B: Batch> {
     origin: Origin,
     /// The number of the first batch the consumer has not received.
     position: u64,
+    /// The controller of `prefetch = auto`.
+    auto: Option<auto::AutoPrefetch>,
+    /// When `next` last returned a batch (for the consumer's working time).
+    returned_at: Option<std::time::Instant>,
 }
 
 /// What a checkpoint needs to know of the start of a run.
@@ -332,17 +339,31 @@ impl<B: Batch> BatchIter<B> {
         }
         let prefetch = spec.prefetch;
         let run = Arc::new(run);
-        let mode = if prefetch == 0 {
+        let auto = spec
+            .auto
+            .map(|(budget, k_max)| auto::AutoPrefetch::new(budget, k_max as u64));
+        let mode = if prefetch == 0 && auto.is_none() {
             Mode::Inline {
                 sampler,
                 next_seq: first,
             }
         } else {
-            let capacity = prefetch as u64 + 1;
-            let workers = total.map_or(capacity, |t| t.min(capacity)).max(1) as usize;
+            // Auto starts with one batch in flight, on a worker, and may grow to k_max + 1.
+            let (capacity, most) = match spec.auto {
+                Some((_, k_max)) => (1, k_max as u64 + 1),
+                None => (prefetch as u64 + 1, prefetch as u64 + 1),
+            };
+            let fit = |n: u64| total.map_or(n, |t| t.min(n)).max(1) as usize;
             Mode::Prefetch(
-                Prefetch::start(Arc::clone(&run), sampler, first, capacity, workers)
-                    .map_err(PipelineError::Spawn)?,
+                Prefetch::start(
+                    Arc::clone(&run),
+                    sampler,
+                    first,
+                    capacity,
+                    fit(capacity),
+                    fit(most),
+                )
+                .map_err(PipelineError::Spawn)?,
             )
         };
         Ok(Self {
@@ -357,6 +378,8 @@ impl<B: Batch> BatchIter<B> {
             budget,
             origin,
             position: first,
+            auto,
+            returned_at: None,
         })
     }
 
@@ -368,6 +391,14 @@ impl<B: Batch> BatchIter<B> {
             report.profile = self.profile();
         }
         report
+    }
+
+    /// The prefetch depth `k` in use now (it changes under [`RunSpec::prefetch_auto`]).
+    pub fn prefetch_depth(&self) -> usize {
+        match &self.mode {
+            Mode::Inline { .. } => 0,
+            Mode::Prefetch(p) => p.capacity() as usize - 1,
+        }
     }
 
     /// The profile of the run so far, if the spec asked for one ([`RunSpec::profile`]).
@@ -466,6 +497,23 @@ impl<B: Batch> BatchIter<B> {
         }
     }
 
+    /// Feeds `prefetch = auto` with the consumer's waiting and working time for this batch,
+    /// and applies the depth it chooses.
+    fn tune(&mut self, asked: std::time::Instant, size: u64) {
+        let now = std::time::Instant::now();
+        let worked = self.returned_at.map_or(Duration::ZERO, |t| asked - t);
+        self.returned_at = Some(now);
+        let (Some(auto), Mode::Prefetch(p)) = (&mut self.auto, &mut self.mode) else {
+            return;
+        };
+        if let Some(capacity) = auto.observe(now - asked, worked, size) {
+            if let Err(err) = p.set_capacity(capacity) {
+                tracing::warn!(error = %err, "prefetch auto: cannot start another worker");
+            }
+        }
+        self.report.prefetch = self.report.prefetch.max(p.capacity() - 1);
+    }
+
     /// Ends the run: stops and joins the workers, ends the run-local state (other runs of
     /// `merge` steps), then runs the `after` steps. Their first error is kept in `pending`
     /// (to be yielded) when the run otherwise ended well.
@@ -528,6 +576,7 @@ impl<B: Batch> Iterator for BatchIter<B> {
         if let Some(held) = self.held.take() {
             self.release(held);
         }
+        let asked = std::time::Instant::now();
         loop {
             let Some((seq, outcome)) = self.next_outcome() else {
                 self.finish(RunEnd::Completed);
@@ -543,6 +592,7 @@ impl<B: Batch> Iterator for BatchIter<B> {
                     if let Some(progress) = &self.progress {
                         progress.advance(batch.len() as u64);
                     }
+                    self.tune(asked, batch.size_bytes() as u64);
                     return Some(Ok(batch));
                 }
                 Outcome::Skipped => {

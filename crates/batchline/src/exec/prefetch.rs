@@ -28,12 +28,12 @@ struct State<B> {
     /// Workers still running.
     live: usize,
     consumer_waiting: bool,
+    /// The most batches created and not released at once: `k + 1`.
+    capacity: u64,
 }
 
 struct Shared<B: Batch> {
     run: Arc<Run<B>>,
-    /// `k + 1`: the most batches created and not released at once.
-    capacity: u64,
     state: Mutex<State<B>>,
     /// Wakes workers: a batch was released, or the run is over.
     work: Condvar,
@@ -45,20 +45,23 @@ struct Shared<B: Batch> {
 pub(crate) struct Prefetch<B: Batch> {
     shared: Arc<Shared<B>>,
     workers: Vec<JoinHandle<()>>,
+    /// The most workers worth starting (the run's batches, when known).
+    max_workers: usize,
 }
 
 impl<B: Batch> Prefetch<B> {
-    /// Starts `workers` threads that keep `capacity` batches created and not released.
+    /// Starts `workers` threads that keep `capacity` batches created and not released; at
+    /// most `max_workers` threads will ever run (see [`set_capacity`](Self::set_capacity)).
     pub(crate) fn start(
         run: Arc<Run<B>>,
         sampler: Sampler,
         first_batch: u64,
         capacity: u64,
         workers: usize,
+        max_workers: usize,
     ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             run,
-            capacity,
             state: Mutex::new(State {
                 sampler,
                 next_seq: first_batch,
@@ -67,8 +70,9 @@ impl<B: Batch> Prefetch<B> {
                 results: VecDeque::with_capacity(capacity as usize),
                 exhausted: false,
                 closed: false,
-                live: workers,
+                live: 0,
                 consumer_waiting: false,
+                capacity,
             }),
             work: Condvar::new(),
             ready: Condvar::new(),
@@ -76,23 +80,49 @@ impl<B: Batch> Prefetch<B> {
         let mut me = Self {
             shared,
             workers: Vec::with_capacity(workers),
+            max_workers: max_workers.max(1),
         };
-        for w in 1..=workers {
-            let shared = Arc::clone(&me.shared);
+        if let Err(err) = me.spawn_up_to(workers) {
+            me.close();
+            return Err(err);
+        }
+        Ok(me)
+    }
+
+    /// Starts workers until there are `n` (within `max_workers`).
+    fn spawn_up_to(&mut self, n: usize) -> std::io::Result<()> {
+        while self.workers.len() < n.min(self.max_workers) {
+            let w = self.workers.len() + 1;
+            let shared = Arc::clone(&self.shared);
+            self.shared.state.lock().live += 1;
             let spawned = std::thread::Builder::new()
                 .name(format!("batchline-worker-{w}"))
                 .spawn(move || worker(&shared, w));
             match spawned {
-                Ok(handle) => me.workers.push(handle),
+                Ok(handle) => self.workers.push(handle),
                 Err(err) => {
-                    let missing = workers - me.workers.len();
-                    me.shared.state.lock().live -= missing;
-                    me.close();
+                    self.shared.state.lock().live -= 1;
                     return Err(err);
                 }
             }
         }
-        Ok(me)
+        Ok(())
+    }
+
+    /// Changes `k + 1`, the most batches created and not released at once, starting workers
+    /// when there are fewer than that (every batch in flight keeps its own worker). Lowering it
+    /// only holds back creation until enough batches are released.
+    pub(crate) fn set_capacity(&mut self, capacity: u64) -> std::io::Result<()> {
+        let capacity = capacity.max(1);
+        self.spawn_up_to(capacity as usize)?;
+        self.shared.state.lock().capacity = capacity;
+        self.shared.work.notify_all();
+        Ok(())
+    }
+
+    /// The current `k + 1`.
+    pub(crate) fn capacity(&self) -> u64 {
+        self.shared.state.lock().capacity
     }
 
     /// The next batch's outcome, in creation order; `None` when no batch is left.
@@ -170,7 +200,7 @@ fn worker<B: Batch>(shared: &Shared<B>, w: usize) {
         if st.closed || st.exhausted {
             return;
         }
-        if st.next_seq - st.released >= shared.capacity {
+        if st.next_seq - st.released >= st.capacity {
             shared.work.wait(&mut st);
             continue;
         }

@@ -37,6 +37,8 @@ pub struct RunSpec {
     pub(crate) progress: bool,
     pub(crate) item_threads: Option<usize>,
     pub(crate) max_failures: Option<FailureBudget>,
+    /// `prefetch = auto`: the memory budget in bytes and the deepest `k`.
+    pub(crate) auto: Option<(u64, usize)>,
 }
 
 /// How many failed batches a run may skip before it stops: see [`RunSpec::max_failures`].
@@ -92,6 +94,7 @@ impl fmt::Debug for RunSpec {
             .field("progress", &self.progress)
             .field("item_threads", &self.item_threads)
             .field("max_failures", &self.max_failures)
+            .field("auto", &self.auto)
             .finish()
     }
 }
@@ -108,6 +111,7 @@ impl From<BatchSpec> for RunSpec {
             progress: false,
             item_threads: None,
             max_failures: None,
+            auto: None,
         }
     }
 }
@@ -161,6 +165,33 @@ impl RunSpec {
     #[must_use]
     pub fn prefetch(mut self, k: usize) -> Self {
         self.prefetch = k;
+        self
+    }
+
+    /// Lets the run choose and adapt the prefetch depth while it runs, keeping the batches in
+    /// flight within `budget_bytes` (estimated from the largest finished batch, by
+    /// [`Batch::size_bytes`](crate::Batch::size_bytes)), up to `k = 32`. It grows `k` while
+    /// the consumer waits and more depth raises the throughput, and stops where it no longer
+    /// does: see [the algorithm](super::auto). Batches are the same, to the bit, as with any
+    /// fixed depth. [`RunReport::prefetch`](super::RunReport::prefetch) tells the depth reached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::batch::IdsBatch;
+    /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
+    ///
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(200), ());
+    /// let p = ds.p().apply("io", |_: &mut IdsBatch, _: &mut Context| {
+    ///     std::thread::sleep(std::time::Duration::from_millis(2)) // waits, like I/O
+    /// });
+    /// let report = p.run(&RunSpec::new(2).prefetch_auto(64 << 20))?;
+    /// assert!(report.prefetch >= 3, "k = {}", report.prefetch);
+    /// # Ok::<(), batchline::PipelineError>(())
+    /// ```
+    #[must_use]
+    pub fn prefetch_auto(mut self, budget_bytes: u64) -> Self {
+        self.auto = Some((budget_bytes, 32));
         self
     }
 

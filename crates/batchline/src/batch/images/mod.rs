@@ -274,6 +274,20 @@ impl<I: Id> Batch for ImagesBatch<I> {
     fn index(&self) -> &BatchIndex<I> {
         &self.index
     }
+
+    fn size_bytes(&self) -> usize {
+        let images = |v: &[DynamicImage]| v.iter().map(|i| i.as_bytes().len()).sum::<usize>();
+        let tensor = match &self.tensor {
+            Some(Tensor::U8(a)) => a.len(),
+            Some(Tensor::F32(a)) => 4 * a.len(),
+            None => 0,
+        };
+        std::mem::size_of::<Self>()
+            + self.index.len() * (std::mem::size_of::<I>() + std::mem::size_of::<usize>())
+            + images(&self.images)
+            + self.masks.as_deref().map_or(0, images)
+            + tensor
+    }
 }
 
 /// Loads one entry (decoding files), as an 8-bit image, or grey for masks.
