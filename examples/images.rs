@@ -8,30 +8,17 @@
 //! cargo run --release --example images -- --bench  # the benchmark of issue 5 (512 images)
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use batchline::batch::images::{
-    decode_files, synthetic_image, Filter, Flip, ImagesBatch, ImagesBatchActions, ImagesSource,
-    Layout, Tensor,
+    decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatch, ImagesBatchActions,
+    ImagesSource, Layout, Tensor,
 };
 use batchline::index::{FileIds, FilesIndex};
 use batchline::{Batch, Dataset, RunSpec};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
-
-/// Writes `n` synthetic `size`×`size` PNG images into `dir`; returns their paths.
-fn make_images(dir: &Path, n: usize, size: u32) -> Result<Vec<PathBuf>, Error> {
-    use rayon::prelude::*;
-    (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let path = dir.join(format!("img{i:04}.png"));
-            synthetic_image(size, size, i as u64, 4.0).save(&path)?;
-            Ok(path)
-        })
-        .collect()
-}
 
 fn dataset(dir: &Path) -> Result<Dataset<ImagesBatch>, Error> {
     let files = FilesIndex::new([dir.join("*.png").to_string_lossy()], FileIds::Stem)?;
@@ -48,7 +35,7 @@ fn main() -> Result<(), Error> {
 
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
-    make_images(dir.path(), 300, 160)?;
+    write_synthetic_pngs(dir.path(), 300, 160)?;
     println!("made 300 images of 160×160 in {:.2?}", t.elapsed());
 
     let pipeline = dataset(dir.path())?
@@ -114,7 +101,7 @@ fn bench() -> Result<(), Error> {
     const N: usize = 512;
     const ROUNDS: usize = 5;
     let dir = tempfile::tempdir()?;
-    let paths = make_images(dir.path(), N, 256)?;
+    let paths = write_synthetic_pngs(dir.path(), N, 256)?;
     let bytes: u64 = paths
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()))

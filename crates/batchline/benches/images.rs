@@ -3,30 +3,18 @@
 //! (p = 0.5), f32 tensor; batch size 32; prefetch 0 and 3.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
-use std::path::PathBuf;
-
 use batchline::batch::images::{
-    decode_files, synthetic_image, Filter, Flip, ImagesBatchActions, ImagesSource, Layout,
+    decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatchActions, ImagesSource, Layout,
 };
 use batchline::index::{FileIds, FilesIndex};
 use batchline::{Dataset, RunSpec};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rayon::prelude::*;
 
 const N: usize = 512;
 
 fn images(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let paths: Vec<PathBuf> = (0..N)
-        .into_par_iter()
-        .map(|i| {
-            let path = dir.path().join(format!("img{i:04}.png"));
-            synthetic_image(256, 256, i as u64, 4.0)
-                .save(&path)
-                .expect("the image is written");
-            path
-        })
-        .collect();
+    let paths = write_synthetic_pngs(dir.path(), N, 256).expect("the images are written");
     let files = FilesIndex::new([dir.path().join("*.png").to_string_lossy()], FileIds::Stem)
         .expect("the files are found");
     let source = ImagesSource::from_files(&files);

@@ -345,6 +345,24 @@ pub fn synthetic_image(width: u32, height: u32, seed: u64, sigma: f32) -> Dynami
     DynamicImage::ImageRgb8(img)
 }
 
+/// Writes `n` PNG files `img0000.png`, `img0001.png`, … of [`synthetic_image`]s of
+/// `size` × `size` (seeds 0 to `n - 1`, noise σ = 4) into `dir`, on the item pool; returns
+/// their paths in order. The material of the image example and benchmarks.
+///
+/// # Errors
+///
+/// [`ImageError::Write`] when a file cannot be written.
+pub fn write_synthetic_pngs(dir: &Path, n: usize, size: u32) -> Result<Vec<PathBuf>, ImageError> {
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let path = dir.join(format!("img{i:04}.png"));
+            save(&synthetic_image(size, size, i as u64, 4.0), &path)?;
+            Ok(path)
+        })
+        .collect()
+}
+
 /// Decodes the image files of `paths` on the item pool; the figure the image benchmark
 /// compares the pipeline against (the decoder alone).
 pub fn decode_files(paths: &[PathBuf]) -> Result<Vec<DynamicImage>, ImageError> {
