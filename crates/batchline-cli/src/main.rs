@@ -1,5 +1,7 @@
-//! The `batchline` command: a playground for the executor (`trace`).
+//! The `batchline` command: a playground for the executor (`trace`) and its benchmarks
+//! (`bench`).
 
+mod bench;
 mod trace;
 
 use std::io::{self, Write};
@@ -20,12 +22,17 @@ enum Command {
     /// Run the documentation's example pipeline (three actions that each sleep) and print what
     /// the executor did, as the documentation's listing or as a Chrome trace.
     Trace(trace::TraceArgs),
+    /// Run the standard suites (overhead, latency hiding, CPU-bound, images) for a list of
+    /// prefetch depths, next to their baselines measured in the same run (a plain loop, and
+    /// pariter's ordered parallel_map), and print a table (or JSON).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(args) => trace::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,
