@@ -129,6 +129,7 @@ impl<B: Batch> Prefetch<B> {
     pub(crate) fn next_outcome(&mut self) -> Option<(u64, Outcome<B>)> {
         let shared = &*self.shared;
         let mut st = shared.state.lock();
+        let mut spun = 0;
         loop {
             if matches!(st.results.front(), Some(Some(_))) {
                 let outcome = st
@@ -146,6 +147,13 @@ impl<B: Batch> Prefetch<B> {
             if st.live == 0 {
                 // Unreachable while workers catch every panic; never wait forever regardless.
                 return None;
+            }
+            if spun < SPINS {
+                // The batch is often a moment away: yielding a few times costs less than
+                // sleeping and being woken (two context switches per batch).
+                spun += 1;
+                MutexGuard::unlocked(&mut st, std::thread::yield_now);
+                continue;
             }
             st.consumer_waiting = true;
             shared.ready.wait(&mut st);
@@ -193,17 +201,27 @@ impl<B: Batch> Drop for Live<'_, B> {
     }
 }
 
+/// How many times a thread yields before it sleeps on a condition variable.
+const SPINS: u32 = 64;
+
 fn worker<B: Batch>(shared: &Shared<B>, w: usize) {
     let _live = Live(shared);
     let mut st = shared.state.lock();
+    let mut spun = 0;
     loop {
         if st.closed || st.exhausted {
             return;
         }
         if st.next_seq - st.released >= st.capacity {
-            shared.work.wait(&mut st);
+            if spun < SPINS {
+                spun += 1;
+                MutexGuard::unlocked(&mut st, std::thread::yield_now);
+            } else {
+                shared.work.wait(&mut st);
+            }
             continue;
         }
+        spun = 0;
         let Some(positions) = st.sampler.next_positions() else {
             st.exhausted = true;
             shared.work.notify_all();
