@@ -576,7 +576,8 @@ impl<B: Batch> Iterator for BatchIter<B> {
         if let Some(held) = self.held.take() {
             self.release(held);
         }
-        let asked = std::time::Instant::now();
+        // Timed only for `prefetch = auto` (a clock read costs as much as a cheap batch).
+        let asked = self.auto.is_some().then(std::time::Instant::now);
         loop {
             let Some((seq, outcome)) = self.next_outcome() else {
                 self.finish(RunEnd::Completed);
@@ -592,7 +593,9 @@ impl<B: Batch> Iterator for BatchIter<B> {
                     if let Some(progress) = &self.progress {
                         progress.advance(batch.len() as u64);
                     }
-                    self.tune(asked, batch.size_bytes() as u64);
+                    if let Some(asked) = asked {
+                        self.tune(asked, batch.size_bytes() as u64);
+                    }
                     return Some(Ok(batch));
                 }
                 Outcome::Skipped => {
