@@ -172,8 +172,8 @@ impl RunSpec {
     /// flight within `budget_bytes` (estimated from the largest finished batch, by
     /// [`Batch::size_bytes`](crate::Batch::size_bytes)), up to `k = 32`. It grows `k` while
     /// the consumer waits and more depth raises the throughput, and stops where it no longer
-    /// does: see [the algorithm](super::auto). Batches are the same, to the bit, as with any
-    /// fixed depth. [`RunReport::prefetch`](super::RunReport::prefetch) tells the depth reached.
+    /// does (the algorithm is described in the [`exec`](super) module documentation). Batches
+    /// are the same, to the bit, as with any fixed depth. [`RunReport::prefetch`](super::RunReport::prefetch) tells the depth reached.
     ///
     /// # Examples
     ///
