@@ -11,6 +11,12 @@
 //! * [`Pipeline::gen_batch`] — the ordered iterator of processed batches, with `prefetch`
 //!   batches processed in the background (module [`exec`]).
 //!
+//! Around them: pipeline variables, config, lazy arguments, before/after steps and
+//! composition (`+`, `sometimes`, `repeat`, `join`, `merge`; module [`pipeline`]); work inside
+//! a batch on a thread pool ([`Context::par_map`]); images ([`batch::images`], feature
+//! `image`); rebatching, profiles with a verdict, timelines, `prefetch_auto`, checkpoints to
+//! resume a run exactly ([`Checkpoint`]), shards and failure budgets (module [`exec`]).
+//!
 //! # Examples
 //!
 //! ```
@@ -44,8 +50,8 @@ pub mod pipeline;
 pub use batch::Batch;
 pub use dataset::Dataset;
 pub use exec::{
-    BatchIter, Event, EventKind, EventRecorder, Observer, PipelineError, Profile, Rebatch, RunEnd,
-    RunReport, RunSpec,
+    BatchIter, Checkpoint, Event, EventKind, EventRecorder, Failure, FailureBudget, Observer,
+    PipelineError, Profile, Rebatch, RunEnd, RunReport, RunSpec,
 };
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
 pub use pipeline::{
