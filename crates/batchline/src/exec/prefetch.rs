@@ -152,7 +152,7 @@ impl<B: Batch> Prefetch<B> {
                 // The batch is often a moment away: yielding a few times costs less than
                 // sleeping and being woken (two context switches per batch).
                 spun += 1;
-                MutexGuard::unlocked(&mut st, std::thread::yield_now);
+                MutexGuard::unlocked(&mut st, || pause(spun));
                 continue;
             }
             st.consumer_waiting = true;
@@ -201,8 +201,20 @@ impl<B: Batch> Drop for Live<'_, B> {
     }
 }
 
-/// How many times a thread yields before it sleeps on a condition variable.
+/// How many times a thread pauses before it sleeps on a condition variable.
 const SPINS: u32 = 64;
+
+/// The `n`-th pause of a waiting thread: a short busy wait for the first few (the other
+/// thread is usually running on another core and about to finish), then yielding the core.
+fn pause(n: u32) {
+    if n <= 8 {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+    } else {
+        std::thread::yield_now();
+    }
+}
 
 fn worker<B: Batch>(shared: &Shared<B>, w: usize) {
     let _live = Live(shared);
@@ -215,7 +227,7 @@ fn worker<B: Batch>(shared: &Shared<B>, w: usize) {
         if st.next_seq - st.released >= st.capacity {
             if spun < SPINS {
                 spun += 1;
-                MutexGuard::unlocked(&mut st, std::thread::yield_now);
+                MutexGuard::unlocked(&mut st, || pause(spun));
             } else {
                 shared.work.wait(&mut st);
             }
