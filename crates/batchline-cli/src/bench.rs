@@ -79,6 +79,10 @@ pub(crate) struct BenchArgs {
     /// Smaller sizes (for tests and CI smoke runs); the figures are noisier.
     #[arg(long)]
     quick: bool,
+    /// Also measure `prefetch = auto` (`RunSpec::prefetch_auto`) with this memory budget in
+    /// MiB: a row `batchline auto` per suite.
+    #[arg(long, value_name = "MIB")]
+    auto: Option<u64>,
 }
 
 /// What a row measures.
@@ -185,6 +189,9 @@ pub(crate) struct Settings {
     pub(crate) suites: Vec<Suite>,
     pub(crate) rounds: usize,
     pub(crate) quick: bool,
+    /// The memory budget of `prefetch = auto` in bytes, when measured.
+    #[serde(default)]
+    pub(crate) auto: Option<u64>,
     /// How a row's figure is drawn from its rounds.
     pub(crate) statistic: String,
 }
@@ -227,6 +234,7 @@ impl BenchArgs {
             suites,
             rounds: self.rounds,
             quick: self.quick,
+            auto: self.auto.map(|mib| mib << 20),
             statistic: format!("best (minimum) of {} round(s)", self.rounds),
         })
     }
@@ -367,6 +375,20 @@ where
             Some(k),
             move || {
                 for batch in pipeline.gen_batch(&RunSpec::new(batch_size).prefetch(k))? {
+                    black_box(batch?);
+                }
+                Ok(())
+            },
+        ));
+    }
+    if let Some(budget) = settings.auto {
+        variants.push(Variant::new(
+            Kind::Batchline,
+            "batchline auto",
+            None,
+            move || {
+                let spec = RunSpec::new(batch_size).prefetch_auto(budget);
+                for batch in pipeline.gen_batch(&spec)? {
                     black_box(batch?);
                 }
                 Ok(())
@@ -573,6 +595,18 @@ fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             Some(k),
             move || {
                 pipeline.run(&RunSpec::new(32).seed(1).prefetch(k))?;
+                Ok(())
+            },
+        ));
+    }
+    if let Some(budget) = settings.auto {
+        let pipeline = &pipeline;
+        variants.push(Variant::new(
+            Kind::Batchline,
+            "batchline auto",
+            None,
+            move || {
+                pipeline.run(&RunSpec::new(32).seed(1).prefetch_auto(budget))?;
                 Ok(())
             },
         ));

@@ -5,15 +5,15 @@
 //! The run starts with `k = 0` in the background (one batch in flight, on a worker) and the
 //! consumer's side measures, per window, the throughput (batches per second) and the share of
 //! the window the consumer spent waiting. A window is [`WINDOW`] batches or two rounds of the
-//! batches in flight (`2 (k + 1)`), whichever is more, and starts only after the batches that
-//! were in flight when the depth last changed have gone by, so that each depth is measured
-//! in its steady state.
+//! batches in flight (`2 (k + 1)`), whichever is more, and at least 5 ms; it starts only after
+//! the batches that were in flight when the depth last changed have gone by, so that each
+//! depth is measured in its steady state.
 //!
 //! * **Memory first.** The largest batch seen so far (by [`Batch::size_bytes`], measured when
 //!   the consumer receives it) bounds the depth: `k + 1 ≤ budget / largest`, and `k ≤ k_max`.
 //!   The bound applies at once whenever a larger batch is seen.
 //! * **Grow while it pays.** While the consumer waits more than 5% of a window, `k + 1` doubles
-//!   (within the bound), as long as the window's throughput beat the best one seen by 3%;
+//!   (within the bound), as long as the window's throughput beat the best one seen by 10%;
 //!   when a doubling brings no such gain, the depth goes back to the best one and stays (the
 //!   pipeline is bound by its CPU, a lock, or the consumer: more batches in flight would only
 //!   use memory). Doubling reaches `k = 7` within about 40 batches and `k = 32` within about
@@ -27,8 +27,14 @@
 
 use std::time::Duration;
 
-/// Batches per measurement window.
+/// Batches per measurement window (at least).
 pub(crate) const WINDOW: u64 = 8;
+
+/// The shortest measurement window: shorter ones measure the clock more than the pipeline.
+const MIN_WINDOW: Duration = Duration::from_millis(5);
+
+/// The gain in throughput a deeper prefetch must bring to be kept.
+const GAIN: f64 = 1.10;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
@@ -98,7 +104,9 @@ impl AutoPrefetch {
             self.window_batches += 1;
             self.window_time += waited + worked;
             self.window_wait += waited;
-            if self.window_batches >= WINDOW.max(2 * self.capacity) {
+            if self.window_batches >= WINDOW.max(2 * self.capacity)
+                && self.window_time >= MIN_WINDOW
+            {
                 self.end_window();
             }
         }
@@ -123,7 +131,7 @@ impl AutoPrefetch {
         let limit = self.limit();
         match self.phase {
             Phase::Growing => {
-                let gained = self.best.is_none_or(|(best, _)| rate > best * 1.03);
+                let gained = self.best.is_none_or(|(best, _)| rate > best * GAIN);
                 if gained {
                     self.best = Some((rate, self.capacity));
                 }

@@ -21,11 +21,12 @@
 //! # `prefetch = auto`
 //!
 //! [`RunSpec::prefetch_auto`] starts with one batch in flight and measures, per window (8
-//! batches, or two rounds of the batches in flight, after the batches in flight at the last
-//! change have gone by), the throughput and the share of time the consumer waited. The largest
+//! batches, or two rounds of the batches in flight, and at least 5 ms, after the batches in
+//! flight at the last change have gone by), the throughput and the share of time the consumer
+//! waited. The largest
 //! finished batch ([`Batch::size_bytes`]) bounds the depth: `k + 1 ≤ budget / largest`, at
 //! once. While the consumer waits more than 5% of a window and the window's throughput beat
-//! the best so far by 3%, `k + 1` doubles; when a doubling does not pay, the depth goes back to
+//! the best so far by 10%, `k + 1` doubles; when a doubling does not pay, the depth goes back to
 //! the best one and stays, until the consumer waits clearly more than when it settled (15
 //! points and over 20%) for 4 windows in a row. `k = 7` is reached within about 40 batches,
 //! `k = 32` (the most) within about 200.
