@@ -234,7 +234,14 @@ impl BenchArgs {
             suites,
             rounds: self.rounds,
             quick: self.quick,
-            auto: self.auto.map(|mib| mib << 20),
+            auto: self
+                .auto
+                .map(|mib| {
+                    mib.checked_mul(1 << 20).filter(|&b| b > 0).ok_or_else(|| {
+                        anyhow::anyhow!("--auto takes a budget in MiB, from 1 to 2^44")
+                    })
+                })
+                .transpose()?,
             statistic: format!("best (minimum) of {} round(s)", self.rounds),
         })
     }

@@ -640,3 +640,94 @@ fn next_batch_runs_hooks_per_run_and_reset_restarts_it() {
     assert_eq!(p.variables().get::<bool>("opened"), Ok(false));
     assert_eq!(ends.lock().len(), 2);
 }
+
+#[test]
+fn sometimes_and_repeat_compose_on_whole_steps() {
+    let count = |p: Pipeline<Probe>| -> usize {
+        let (_, seen) = run_at(p, RunSpec::new(1).seed(3), 3);
+        ok(seen).iter().map(|(_, _, log)| log.len()).sum()
+    };
+    // Two draws of 1/2 in a row: a quarter of 4 000 batches (5 sd ≈ 137).
+    let n = count(
+        dataset(4000)
+            .p()
+            .push(log("a"))
+            .sometimes(0.5)
+            .sometimes(0.5),
+    );
+    assert!((863..=1137).contains(&n), "{n}");
+    assert_eq!(
+        count(
+            dataset(100)
+                .p()
+                .sometimes_with(0.0, Pipeline::template().push(log("x")).push(log("y")))
+                .sometimes(1.0)
+        ),
+        0
+    );
+    let never = dataset(100).p().push(log("a")).sometimes(0.0).repeat(3);
+    assert_eq!(never.step_names().len(), 3);
+    assert_eq!(count(never), 0);
+    let gone = dataset(100).p().push(log("a")).sometimes(0.5).repeat(0);
+    assert!(gone.step_names().is_empty());
+    assert_eq!(count(gone), 0);
+    // Repeated whole, each with its own draw: about 3 × 1/2 of 2 000 batches.
+    let n = count(dataset(2000).p().push(log("a")).sometimes(0.5).repeat(3));
+    assert!((2800..=3200).contains(&n), "{n}");
+    assert_eq!(
+        dataset(2).p().push(log("a")).sometimes(0.5).step_names(),
+        ["sometimes(0.5)[a]"]
+    );
+}
+
+#[test]
+fn a_resumed_run_merges_the_same_batches() {
+    let other = dataset(100)
+        .p()
+        .apply("tag", |b: &mut Probe, ctx: &mut Context| {
+            b.values = vec![1000 + ctx.batch(); b.len()];
+        });
+    let p = dataset(40)
+        .p()
+        .apply("own", |b: &mut Probe, ctx: &mut Context| {
+            b.values = vec![ctx.batch(); b.len()];
+        })
+        .merge(other, RunSpec::new(1));
+    let spec = RunSpec::new(1).n_iters(10).prefetch(2);
+    let values = |iter: batchline::BatchIter<Probe>| -> Vec<Vec<u64>> {
+        iter.map(|b| b.unwrap().values.clone()).collect()
+    };
+    let whole = values(p.gen_batch(&spec).unwrap());
+    let mut first = p.gen_batch(&spec).unwrap();
+    let head: Vec<Vec<u64>> = first
+        .by_ref()
+        .take(3)
+        .map(|b| b.unwrap().values.clone())
+        .collect();
+    let state = first.checkpoint().unwrap();
+    drop(first);
+    let rest = values(p.resume(&spec, &state).unwrap());
+    assert_eq!([head, rest].concat(), whole);
+    assert_eq!(whole[5], [5, 1005]);
+}
+
+#[test]
+fn merge_keeps_failing_after_the_other_run_failed() {
+    let other = dataset(100)
+        .p()
+        .apply("flaky", |_: &mut Probe, ctx: &mut Context| {
+            if ctx.batch() == 1 {
+                return Err(ActionError::msg("bad record"));
+            }
+            Ok(())
+        });
+    let p = dataset(20).p().merge(other, RunSpec::new(1));
+    let report = p.run(&RunSpec::new(1).ignore_errors(true)).unwrap();
+    assert_eq!((report.batches, report.failed), (1, 19), "{report:?}");
+    assert!(!report.stopped);
+    assert!(
+        report.failures[1].error.contains("failed before: "),
+        "{:?}",
+        report.failures[1]
+    );
+}

@@ -1,4 +1,4 @@
-//! [`Checkpoint`]: where a run is, in a few dozen bytes, to continue it exactly.
+//! [`Checkpoint`]: where a run is, in a few hundred bytes, to continue it exactly.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -139,8 +139,10 @@ impl Checkpoint {
     }
 }
 
-/// FNV-1a: a small hash that is the same in every build and on every machine (unlike std's
-/// `DefaultHasher`), for fingerprints that are stored and compared later.
+/// FNV-1a: a small hash with fixed constants (unlike std's `DefaultHasher`), for fingerprints
+/// that are stored and compared later. Ids are fed through their `Hash` implementations, so a
+/// fingerprint is the same on machines of the same word size and byte order with the same
+/// toolchain family; std does not promise that `Hash` for strings never changes.
 #[derive(Debug)]
 pub(crate) struct Fnv(u64);
 

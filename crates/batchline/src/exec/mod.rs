@@ -596,7 +596,13 @@ impl<B: Batch> Iterator for BatchIter<B> {
                 self.finish(RunEnd::Completed);
                 return self.pending.take().map(Err);
             };
-            self.position = seq + 1;
+            // A batch that failed the run or stopped it is not passed: a checkpoint taken now
+            // resumes at it (it is computed again, and fails or stops again).
+            self.position = match outcome {
+                Outcome::Failed(_) if !self.run.ignore_errors => seq,
+                Outcome::Stopped => seq,
+                _ => seq + 1,
+            };
             match outcome {
                 Outcome::Ready(batch) => {
                     self.run.emit(seq, 0, || EventKind::BatchYielded);

@@ -272,7 +272,7 @@ impl Profile {
                     name: name.to_string(),
                     count,
                     total,
-                    mean: total / count.max(1) as u32,
+                    mean: total.div_f64(count.max(1) as f64),
                     p50: rank(0.5),
                     p95: rank(0.95),
                     max: *times.last().expect("an action in the list ran"),

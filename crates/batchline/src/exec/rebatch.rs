@@ -53,9 +53,29 @@ impl<B: Batch> Rebatch<B> {
         self
     }
 
-    /// The run's iterator (for its report, profile and variables).
+    /// The run's iterator (for its report, profile and variables). Its
+    /// [`checkpoint`](BatchIter::checkpoint) counts the run's batches gathered into the items
+    /// not yet yielded: use [`Rebatch::checkpoint`] instead.
     pub fn get_ref(&self) -> &BatchIter<B> {
         &self.inner
+    }
+
+    /// The state of the run, to resume it (then rebatch the resumed run again).
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Rebatch`] while items of the run are gathered but not yet yielded
+    /// (a checkpoint then would lose them): take it where the run's batches and the new
+    /// batches end together, or after the last batch; otherwise as
+    /// [`BatchIter::checkpoint`].
+    pub fn checkpoint(&self) -> Result<super::Checkpoint, PipelineError> {
+        if let Some(pending) = self.pending.as_ref().filter(|p| !p.is_empty()) {
+            return Err(PipelineError::Rebatch(format!(
+                "cannot take a checkpoint while {} items are gathered but not yielded",
+                pending.len()
+            )));
+        }
+        self.inner.checkpoint()
     }
 
     /// Takes the first `size` pending items (all of them when fewer).

@@ -35,6 +35,55 @@ pub(crate) enum PlanStep<B> {
     },
 }
 
+/// Appends the plan of `steps` to `plan`: a branch becomes a `Branch` step followed by the
+/// plan of its steps, `len` counting them all (nested branches included).
+fn plan_steps<B>(
+    steps: &[Step<B>],
+    locks: &LockRegistry,
+    ordered: bool,
+    first_batch: u64,
+    gates: &mut Vec<Gate>,
+    plan: &mut Vec<PlanStep<B>>,
+) {
+    for step in steps {
+        match step {
+            Step::Action(action) => {
+                let lock_name = match (&action.lock, action.ordered) {
+                    (Some(name), _) => Some(Arc::clone(name)),
+                    (None, true) => Some(Arc::clone(&action.name)),
+                    (None, false) => None,
+                };
+                let gate = (action.ordered && ordered).then(|| {
+                    gates.push(Gate::new(first_batch));
+                    gates.len() - 1
+                });
+                plan.push(PlanStep::Action {
+                    action: action.clone(),
+                    lock: lock_name.map(|n| {
+                        let lock = locks.get(&n);
+                        (n, lock)
+                    }),
+                    gate,
+                });
+            }
+            Step::AcquireLock(name) => plan.push(PlanStep::Acquire {
+                name: Arc::clone(name),
+                lock: locks.get(name),
+            }),
+            Step::ReleaseLock(name) => plan.push(PlanStep::Release {
+                name: Arc::clone(name),
+            }),
+            Step::Branch { p, steps } => {
+                let at = plan.len();
+                plan.push(PlanStep::Branch { p: *p, len: 0 });
+                plan_steps(steps, locks, ordered, first_batch, gates, plan);
+                let len = plan.len() - at - 1;
+                plan[at] = PlanStep::Branch { p: *p, len };
+            }
+        }
+    }
+}
+
 /// What became of one batch.
 pub(crate) enum Outcome<B> {
     Ready(B),
@@ -85,38 +134,8 @@ impl<B: Batch> Run<B> {
             }
         };
         let mut gates = Vec::new();
-        let plan = steps
-            .iter()
-            .map(|step| match step {
-                Step::Action(action) => {
-                    let lock_name = match (&action.lock, action.ordered) {
-                        (Some(name), _) => Some(Arc::clone(name)),
-                        (None, true) => Some(Arc::clone(&action.name)),
-                        (None, false) => None,
-                    };
-                    let gate = (action.ordered && ordered).then(|| {
-                        gates.push(Gate::new(first_batch));
-                        gates.len() - 1
-                    });
-                    PlanStep::Action {
-                        action: action.clone(),
-                        lock: lock_name.map(|n| {
-                            let lock = locks.get(&n);
-                            (n, lock)
-                        }),
-                        gate,
-                    }
-                }
-                Step::AcquireLock(name) => PlanStep::Acquire {
-                    name: Arc::clone(name),
-                    lock: locks.get(name),
-                },
-                Step::ReleaseLock(name) => PlanStep::Release {
-                    name: Arc::clone(name),
-                },
-                Step::Branch { p, len } => PlanStep::Branch { p: *p, len: *len },
-            })
-            .collect();
+        let mut plan = Vec::new();
+        plan_steps(steps, locks, ordered, first_batch, &mut gates, &mut plan);
         Self {
             dataset,
             plan,
@@ -277,6 +296,23 @@ impl<B: Batch> Run<B> {
                                 return cancelled();
                             }
                         }
+                    }
+                    if let Some((name, _)) = lock
+                        .as_ref()
+                        .filter(|(n, _)| held.iter().any(|(h, _)| h == n))
+                    {
+                        // Taking it again would wait for ourselves for ever.
+                        return Err(self.fail(batch, worker, Some(data), |ids| {
+                            PipelineError::Lock {
+                                batch,
+                                ids,
+                                lock: Arc::clone(name),
+                                message: format!(
+                                "action {:?} takes a lock the batch already holds (acquire_lock)",
+                                action.name
+                            ),
+                            }
+                        }));
                     }
                     let guard = lock
                         .as_ref()

@@ -165,6 +165,7 @@ impl RunSpec {
     #[must_use]
     pub fn prefetch(mut self, k: usize) -> Self {
         self.prefetch = k;
+        self.auto = None;
         self
     }
 
@@ -266,9 +267,19 @@ impl RunSpec {
         &self.batches
     }
 
-    /// The prefetch depth `k`.
+    /// The fixed prefetch depth `k` (0 under [`prefetch_auto`](Self::prefetch_auto), whose
+    /// depth changes while it runs: see [`BatchIter::prefetch_depth`](super::BatchIter::prefetch_depth)).
     pub fn prefetch_depth(&self) -> usize {
-        self.prefetch
+        if self.auto.is_some() {
+            0
+        } else {
+            self.prefetch
+        }
+    }
+
+    /// The memory budget of [`prefetch_auto`](Self::prefetch_auto), when it is on.
+    pub fn prefetch_auto_budget(&self) -> Option<u64> {
+        self.auto.map(|(budget, _)| budget)
     }
 
     /// Resolves the run seed and the shuffle seed.

@@ -223,7 +223,7 @@ impl Timeline {
             left: 130,
             top: 24,
             lane: 26,
-            plot: width.saturating_sub(150).max(100),
+            plot: width.saturating_sub(150).max(1),
             end: self.end.as_secs_f64().max(1e-9),
         }
     }
@@ -392,8 +392,8 @@ impl Timeline {
                 let (y0, h) = (y + 3, lay.lane - 6);
                 if let BarKind::LockWait(_) = bar.kind {
                     fill(&mut img, x0, y0, x1 - x0, h, [0xfb, 0xe3, 0xe0]);
-                    for yy in y0..y0 + h {
-                        for xx in x0..x1 {
+                    for yy in y0..(y0 + h).min(img.height()) {
+                        for xx in x0..x1.min(img.width()) {
                             if (xx + yy) % 6 < 2 {
                                 img.put_pixel(xx, yy, image::Rgb(LOCK));
                             }
@@ -485,7 +485,11 @@ fn hex(c: [u8; 3]) -> String {
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
+    // Characters XML 1.0 forbids (control characters but tab and newlines) are dropped.
+    for ch in text
+        .chars()
+        .filter(|&c| c >= ' ' || matches!(c, '\t' | '\n' | '\r'))
+    {
         match ch {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

@@ -241,8 +241,8 @@ impl<I: Id> DatasetIndex<I> {
         &self.inner.ids
     }
 
-    /// A hash of the ids in order, the same in every build and on every machine of the same
-    /// byte order (computed once): [`Checkpoint`](crate::exec::Checkpoint)s carry it so that
+    /// A hash of the ids in order (computed once), the same on machines of the same word size
+    /// and byte order: [`Checkpoint`](crate::exec::Checkpoint)s carry it so that
     /// a run is never resumed on another index.
     pub fn fingerprint(&self) -> u64 {
         *self

@@ -64,7 +64,6 @@ impl<I: Id> BatchIndex<I> {
         self.ids.is_empty()
     }
 
-    /// The first few ids as text, for error messages.
     /// Appends the ids and positions of `other`.
     pub fn append(&mut self, other: BatchIndex<I>) {
         self.ids.extend(other.ids);
@@ -83,6 +82,7 @@ impl<I: Id> BatchIndex<I> {
         }
     }
 
+    /// The first few ids as text, for error messages.
     pub(crate) fn describe_ids(&self) -> String {
         const SHOWN: usize = 5;
         let mut s = String::from("[");

@@ -300,6 +300,13 @@ impl BatchSpec {
         }
         if let Some(shard) = &self.shard {
             shard.check()?;
+            if self.shuffle == Shuffle::Random {
+                return Err(IndexError::InvalidShard {
+                    message: "Shuffle::Random draws another permutation on every rank, so ranks \
+                              would overlap: use shuffle(seed) with the same seed on every rank"
+                        .into(),
+                });
+            }
             let per_rank = shard.slice(len).0;
             if self.batch_size > per_rank {
                 return Err(IndexError::InvalidShard {
@@ -323,7 +330,8 @@ impl BatchSpec {
         Ok(())
     }
 
-    /// The number of batches a run over `len` items yields, or `None` for an endless run.
+    /// The number of batches a run over `len` items yields, or `None` for an endless run (or
+    /// one too long to count in a `u64`).
     ///
     /// `endless_default` tells what a spec with neither `n_epochs` nor `n_iters` means: an
     /// endless run (`true`) or one epoch (`false`).
@@ -337,11 +345,12 @@ impl BatchSpec {
             (None, None) if endless_default => None,
             (epochs, None) => {
                 let e = epochs.unwrap_or(1);
-                Some(if self.drop_last {
-                    e * (n / b)
+                // A total beyond u64 (absurd epoch counts) is as good as endless.
+                if self.drop_last {
+                    e.checked_mul(n / b)
                 } else {
-                    (e * n).div_ceil(b)
-                })
+                    e.checked_mul(n).map(|items| items.div_ceil(b))
+                }
             }
         }
     }

@@ -174,8 +174,12 @@ impl<T: SampleUniform + PartialOrd + Clone + Send + Sync + 'static> Arg<T> {
     ///
     /// # Panics
     ///
-    /// When evaluated with `low >= high`.
+    /// When `low >= high` (or they do not compare), at once.
     pub fn uniform(low: T, high: T) -> Self {
+        assert!(
+            low.partial_cmp(&high) == Some(std::cmp::Ordering::Less),
+            "Arg::uniform needs low < high"
+        );
         Self::from_fn(move |ctx| ctx.rng().random_range(low.clone()..high.clone()))
     }
 }

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use super::{Action, ActionError, Arg, Config, Context, IntoActionResult, Pipeline, Step};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::exec::{Outcome, Run, RunSpec};
+use crate::exec::{BatchIter, Outcome, PipelineError, Run, RunSpec};
 use crate::pipeline::RunContext;
 
 /// What [`Pipeline::reset`] starts afresh.
@@ -59,7 +59,8 @@ impl<B: Batch> Pipeline<B> {
         self
     }
 
-    /// Runs the last step with probability `p` for each batch, skipping it otherwise; the
+    /// Runs the last step (a step made by `sometimes` or `sometimes_with` counts as one) with
+    /// probability `p` for each batch, skipping it otherwise; the
     /// draw comes from the batch's own generator, so a seeded run is the same for any
     /// prefetch (BatchFlow's `sometimes`).
     ///
@@ -90,8 +91,10 @@ impl<B: Batch> Pipeline<B> {
         }
         match self.steps.pop() {
             Some(last) => {
-                self.steps.push(Step::Branch { p, len: 1 });
-                self.steps.push(last);
+                self.steps.push(Step::Branch {
+                    p,
+                    steps: vec![last],
+                });
                 self
             }
             None => self.build_error("sometimes() needs a step before it".into()),
@@ -107,15 +110,14 @@ impl<B: Batch> Pipeline<B> {
         }
         self.steps.push(Step::Branch {
             p,
-            len: sub.steps.len(),
+            steps: sub.steps,
         });
-        self.steps.extend(sub.steps);
         self.build_errors.extend(sub.build_errors);
         self
     }
 
     /// Runs the last step `n` times in all (`repeat(1)` changes nothing; `repeat(0)` removes
-    /// the step).
+    /// the step). A step made by `sometimes` is repeated whole, each time with its own draw.
     pub fn repeat(mut self, n: usize) -> Self {
         match self.steps.pop() {
             Some(last) => {
@@ -204,24 +206,47 @@ impl<B: Batch> Pipeline<B> {
     /// this step gets the `n`-th batch of `other`'s run, whatever the prefetch; when `other`'s
     /// run ends, this run stops.
     ///
-    /// `other`'s run starts at the first batch that reaches the step and ends with this run.
+    /// `other`'s run starts at the first batch that reaches the step and ends with this run; a
+    /// resumed run (see [`resume`](Self::resume)) starts it at the same batch number as
+    /// itself. Once `other`'s run has failed, every later merge fails too (with
+    /// `ignore_errors`, the batches are skipped rather than the run stopping silently).
     pub fn merge(self, other: Pipeline<B>, spec: RunSpec) -> Self {
+        /// The other pipeline's run, and its failure once it failed.
+        struct Other<B: Batch> {
+            iter: BatchIter<B>,
+            failed: Option<String>,
+        }
         let key = step_key();
         self.push(
             Action::new("merge", move |b: &mut B, ctx: &mut Context<'_>| {
-                let iter = ctx
-                    .run()
-                    .local(key, || other.gen_batch(&spec).map(Mutex::new))
+                let run = ctx.run();
+                let other = run
+                    .local(key, || {
+                        // A resumed run merges the other run's batches from the same number.
+                        let iter = other.launch(&spec, false, None, run.first_batch)?;
+                        Ok::<_, PipelineError>(Mutex::new(Other { iter, failed: None }))
+                    })
                     .map_err(|e| {
-                        ActionError::with_source("merge: cannot start the other pipeline", e)
+                        ActionError::with_source(
+                            format!("merge: cannot start the other pipeline: {e}"),
+                            e,
+                        )
                     })?;
-                let next = iter.lock().next();
-                match next {
+                let mut other = other.lock();
+                if let Some(failed) = &other.failed {
+                    return Err(ActionError::msg(format!(
+                        "merge: the other pipeline failed before: {failed}"
+                    )));
+                }
+                match other.iter.next() {
                     Some(Ok(o)) => b.merge(o),
-                    Some(Err(e)) => Err(ActionError::with_source(
-                        format!("merge: the other pipeline failed: {e}"),
-                        e,
-                    )),
+                    Some(Err(e)) => {
+                        other.failed = Some(e.to_string());
+                        Err(ActionError::with_source(
+                            format!("merge: the other pipeline failed: {e}"),
+                            e,
+                        ))
+                    }
                     None => Err(ActionError::stop_run()),
                 }
             })

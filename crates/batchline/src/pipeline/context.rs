@@ -42,6 +42,8 @@ pub(crate) struct RunContext {
     pub(crate) seed: u64,
     pub(crate) variables: Arc<Variables>,
     pub(crate) config: Arc<Config>,
+    /// The number of the run's first batch (not 0 for a resumed run).
+    pub(crate) first_batch: u64,
     /// The pool of per-item work, when the spec asks for one of its own.
     pub(crate) pool: Option<Arc<rayon::ThreadPool>>,
     /// State that lives as long as the run, keyed by the step that made it (a merge's run of
@@ -55,6 +57,7 @@ impl RunContext {
             seed,
             variables,
             config,
+            first_batch: 0,
             pool: None,
             locals: Mutex::default(),
         }

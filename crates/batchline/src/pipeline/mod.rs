@@ -33,11 +33,11 @@ pub(crate) enum Step<B> {
     Action(Action<B>),
     AcquireLock(Arc<str>),
     ReleaseLock(Arc<str>),
-    /// Runs the next `len` steps with probability `p` (drawn from the batch's generator),
-    /// skips them otherwise.
+    /// Runs `steps` with probability `p` (one draw from the batch's generator), skips them
+    /// otherwise. Branches nest.
     Branch {
         p: f64,
-        len: usize,
+        steps: Vec<Step<B>>,
     },
 }
 
@@ -47,7 +47,10 @@ impl<B> Clone for Step<B> {
             Step::Action(a) => Step::Action(a.clone()),
             Step::AcquireLock(n) => Step::AcquireLock(Arc::clone(n)),
             Step::ReleaseLock(n) => Step::ReleaseLock(Arc::clone(n)),
-            Step::Branch { p, len } => Step::Branch { p: *p, len: *len },
+            Step::Branch { p, steps } => Step::Branch {
+                p: *p,
+                steps: steps.clone(),
+            },
         }
     }
 }
@@ -334,17 +337,20 @@ impl<B: Batch> Pipeline<B> {
     }
 
     /// The names of the steps, in order (`acquire_lock(name)` / `release_lock(name)` for lock
-    /// steps).
+    /// steps, `sometimes(p)[step, …]` for steps run with a probability).
     pub fn step_names(&self) -> Vec<String> {
-        self.steps
-            .iter()
-            .map(|s| match s {
+        fn name<B>(s: &Step<B>) -> String {
+            match s {
                 Step::Action(a) => a.name.to_string(),
                 Step::AcquireLock(n) => format!("acquire_lock({n})"),
                 Step::ReleaseLock(n) => format!("release_lock({n})"),
-                Step::Branch { p, len } => format!("sometimes(p = {p}, next {len} steps)"),
-            })
-            .collect()
+                Step::Branch { p, steps } => {
+                    let inner: Vec<String> = steps.iter().map(name).collect();
+                    format!("sometimes({p})[{}]", inner.join(", "))
+                }
+            }
+        }
+        self.steps.iter().map(name).collect()
     }
 
     /// Appends an action.
@@ -412,7 +418,7 @@ impl<B: Batch> Pipeline<B> {
     }
 
     fn start(&self, spec: &RunSpec, endless_default: bool) -> Result<BatchIter<B>, PipelineError> {
-        self.launch(spec, endless_default, None)
+        self.launch(spec, endless_default, None, 0)
     }
 
     /// Continues the run that `checkpoint` was taken from, at the first batch its consumer had
@@ -431,7 +437,7 @@ impl<B: Batch> Pipeline<B> {
         spec: &RunSpec,
         checkpoint: &Checkpoint,
     ) -> Result<BatchIter<B>, PipelineError> {
-        self.launch(spec, checkpoint.endless, Some(checkpoint))
+        self.launch(spec, checkpoint.endless, Some(checkpoint), 0)
     }
 
     /// The state of the run of [`next_batch`](Self::next_batch), if one is going on.
@@ -450,11 +456,14 @@ impl<B: Batch> Pipeline<B> {
         crate::exec::fingerprint(names.iter().map(String::as_str).chain(["|"]).chain(state))
     }
 
-    fn launch(
+    /// Starts a run: afresh at batch `first` (0, or where a resumed run that merges this
+    /// pipeline is), or from a checkpoint.
+    pub(crate) fn launch(
         &self,
         spec: &RunSpec,
         endless: bool,
         from: Option<&Checkpoint>,
+        first: u64,
     ) -> Result<BatchIter<B>, PipelineError> {
         let dataset = self.runnable()?;
         let len = dataset.len();
@@ -472,7 +481,7 @@ impl<B: Batch> Pipeline<B> {
                     index_len: len as u64,
                     index_fingerprint: index.fingerprint(),
                     pipeline_fingerprint: self.fingerprint(),
-                    first: 0,
+                    first,
                 }
             }
             Some(c) => {
@@ -542,6 +551,7 @@ impl<B: Batch> Pipeline<B> {
             Arc::clone(&self.variables),
             Arc::new(self.config.clone()),
         );
+        ctx.first_batch = origin.first;
         if let Some(n) = spec.item_threads {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)

@@ -387,6 +387,7 @@ impl<I: Id> ImagesBatch<I> {
         draw: impl Fn(&DynamicImage, &mut crate::pipeline::Item) -> P + Send + Sync,
         apply: impl Fn(DynamicImage, &P, bool) -> Result<DynamicImage, ImageError> + Send + Sync,
     ) -> ActionResult {
+        self.make_8bit();
         let params = ctx.par_map(&self.images, |img, item| draw(img, item));
         let images = std::mem::take(&mut self.images);
         self.images = ctx.in_pool(|| {
@@ -416,7 +417,21 @@ impl<I: Id> ImagesBatch<I> {
             + Send
             + Sync,
     ) -> ActionResult {
+        self.make_8bit();
         ctx.par_apply(&mut self.images, f)
+    }
+
+    /// Converts images (and masks) put in the public fields with 16 bits or floats per
+    /// channel to the 8 bits every operation works on.
+    fn make_8bit(&mut self) {
+        let is_8bit =
+            |img: &DynamicImage| img.color().bytes_per_pixel() == img.color().channel_count();
+        for img in self.images.iter_mut().filter(|i| !is_8bit(i)) {
+            *img = ops::to_8bit(std::mem::take(img));
+        }
+        for m in self.masks.iter_mut().flatten().filter(|m| !is_8bit(m)) {
+            *m = DynamicImage::ImageLuma8(m.to_luma8());
+        }
     }
 
     fn check_loaded(&self) -> Result<(), ImageError> {
@@ -640,16 +655,7 @@ impl<I: Id + Display> ImagesBatch<I> {
         self.geometric(
             ctx,
             |_, _| (),
-            |img, _, mask| {
-                Ok(ops::pad(
-                    &img,
-                    top,
-                    bottom,
-                    left,
-                    right,
-                    if mask { 0 } else { fill },
-                ))
-            },
+            |img, _, mask| ops::pad(&img, top, bottom, left, right, if mask { 0 } else { fill }),
         )
     }
 
@@ -725,6 +731,21 @@ impl<I: Id + Display> ImagesBatch<I> {
                 std.get(k).copied().unwrap_or(1.0),
             )
         };
+        if let Some(k) = (0..std.len()).find(|&k| !(std[k] > 0.0 && std[k].is_finite())) {
+            return Err(ImageError::Invalid(format!(
+                "to_tensor: the standard deviation of channel {k} is {}, not a finite positive \
+                 number",
+                std[k]
+            ))
+            .into());
+        }
+        if let Some(k) = (0..mean.len()).find(|&k| !mean[k].is_finite()) {
+            return Err(ImageError::Invalid(format!(
+                "to_tensor: the mean of channel {k} is {}",
+                mean[k]
+            ))
+            .into());
+        }
         if (!mean.is_empty() && mean.len() != c) || (!std.is_empty() && std.len() != c) {
             return Err(ImageError::Invalid(format!(
                 "to_tensor: {c} channels, but {} means and {} standard deviations",
@@ -852,6 +873,16 @@ impl<I: Id> ImagesBatch<I> {
             .images
             .first()
             .ok_or_else(|| ImageError::Invalid("cannot stack an empty batch".into()))?;
+        if let Some(i) = self
+            .images
+            .iter()
+            .position(|img| img.color().bytes_per_pixel() != img.color().channel_count())
+        {
+            return Err(ImageError::Invalid(format!(
+                "cannot stack: image {i} has more than 8 bits per sample (convert it with \
+                 an image action first, e.g. resize or to_greyscale)"
+            )));
+        }
         let key = |img: &DynamicImage| (ops::channels(img).0, img.height(), img.width());
         let want = key(first);
         if let Some((i, img)) = self

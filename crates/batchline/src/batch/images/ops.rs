@@ -94,6 +94,7 @@ pub(crate) fn resize(
             "cannot resize to {width}×{height}: sizes must be positive"
         )));
     }
+    check_size(width as usize, height as usize, channels(image).0)?;
     if (width, height) == (image.width(), image.height()) {
         return Ok(image.clone());
     }
@@ -144,6 +145,9 @@ pub(crate) fn crop(
 /// Flips the image in place.
 pub(crate) fn flip(image: &mut DynamicImage, how: Flip) {
     let (w, h) = (image.width() as usize, image.height() as usize);
+    if w == 0 || h == 0 {
+        return;
+    }
     let (c, _) = channels(image);
     let bytes = raw_mut(image);
     match how {
@@ -322,11 +326,12 @@ pub(crate) fn pad(
     left: u32,
     right: u32,
     fill: u8,
-) -> DynamicImage {
+) -> Result<DynamicImage, ImageError> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let (c, _) = channels(image);
     let nw = w + left as usize + right as usize;
     let nh = h + top as usize + bottom as usize;
+    check_size(nw, nh, c)?;
     let mut out = vec![fill; nw * nh * c];
     let src = image.as_bytes();
     for y in 0..h {
@@ -334,7 +339,27 @@ pub(crate) fn pad(
         let at = ((y + top as usize) * nw + left as usize) * c;
         out[at..at + w * c].copy_from_slice(from);
     }
-    rebuild(image, nw as u32, nh as u32, out)
+    Ok(rebuild(image, nw as u32, nh as u32, out))
+}
+
+/// The most bytes an image made by an operation may take (4 GiB).
+const MAX_IMAGE_BYTES: usize = 1 << 32;
+
+/// Refuses sizes beyond `u32` or [`MAX_IMAGE_BYTES`] (an error, rather than an abort on a
+/// failed allocation).
+pub(crate) fn check_size(width: usize, height: usize, channels: usize) -> Result<(), ImageError> {
+    let bytes = width
+        .checked_mul(height)
+        .and_then(|p| p.checked_mul(channels));
+    if width > u32::MAX as usize
+        || height > u32::MAX as usize
+        || bytes.is_none_or(|b| b > MAX_IMAGE_BYTES)
+    {
+        return Err(ImageError::Invalid(format!(
+            "an image of {width}×{height} with {channels} channels is too large (at most 4 GiB)"
+        )));
+    }
+    Ok(())
 }
 
 /// Converts to grey (keeping alpha when there is one).
@@ -377,7 +402,8 @@ mod tests {
         let mut odd = ramp(5, 3);
         flip(&mut odd, Flip::Vertical);
         assert_eq!(odd, ramp(5, 3).flipv());
-        let p = pad(&img, 1, 2, 3, 0, 7);
+        let p = pad(&img, 1, 2, 3, 0, 7).unwrap();
+        assert!(pad(&img, u32::MAX, 0, 0, 0, 0).is_err());
         assert_eq!((p.width(), p.height()), (8, 7));
         assert_eq!(p.to_rgb8().get_pixel(0, 0), &Rgb([7, 7, 7]));
         assert_eq!(p.to_rgb8().get_pixel(3, 1), img.to_rgb8().get_pixel(0, 0));
