@@ -1,7 +1,7 @@
 //! Pipeline state and composition, each feature run at k = 0 and k = 3 (with random sleeps in
 //! the actions) and compared, under a watchdog.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Checkpoints and `Pipeline::resume`: a resumed run continues the interrupted one exactly.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Sharding: each rank takes its slice of every epoch's permutation; remainder dropped.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The prefetch contract of DESIGN.md, checked on recorded events and batch contents.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Profiles of runs with a known bottleneck, at k = 0 and k = 3; the progress bar's spec.
 
-mod common;
+use crate::common;
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Failure budgets: `max_failures`, `RunReport::failures`, `TooManyFailures`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

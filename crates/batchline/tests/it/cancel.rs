@@ -1,6 +1,6 @@
 //! Dropping the iterator early: prompt, no action after the drop, every worker joined.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

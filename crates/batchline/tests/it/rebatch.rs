@@ -1,7 +1,7 @@
 //! `BatchIter::rebatch`: every item exactly once and in order, batches of exactly `n` items,
 //! the same at k = 0 and k = 3.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

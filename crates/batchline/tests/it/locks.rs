@@ -1,6 +1,6 @@
 //! Action locks: exclusion, named locks, ordered locks, release on error and panic.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

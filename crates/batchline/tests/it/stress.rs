@@ -1,7 +1,7 @@
 //! Randomised stress: random prefetch, timings, errors, panics, skips, locks and early drops,
 //! each case under a watchdog so that a deadlock fails instead of hanging.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Edge cases: inputs at the limits give errors that say what is wrong, never panics or hangs.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the operation is exact), masks that move with their images, seeded determinism for any
 //! prefetch and item pool, files (PNG, JPEG, corrupt and missing ones), dump and labels.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

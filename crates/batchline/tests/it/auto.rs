@@ -1,7 +1,7 @@
 //! `prefetch = auto`: within the byte budget, as fast as the best fixed depth on a
 //! latency-bound pipeline, and bit-identical to any fixed depth.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! `apply_parallel`, the run's item pool, and per-item randomness that does not depend on the
 //! number of threads or on prefetch.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

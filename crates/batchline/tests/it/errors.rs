@@ -1,6 +1,6 @@
 //! Errors at their place in the order, caught panics, ignore_errors, skip and stop requests.
 
-mod common;
+use crate::common;
 
 use std::error::Error as _;
 use std::thread::sleep;

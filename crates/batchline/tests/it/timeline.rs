@@ -1,7 +1,7 @@
 //! The timeline picture: well-formed SVG with one bar per action execution and one hatched bar
 //! per lock wait, lanes for the consumer and every worker, and a PNG of the same.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

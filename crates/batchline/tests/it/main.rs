@@ -1,0 +1,26 @@
+//! The integration tests, in one binary: one link, and one copy of the library's generic code
+//! for all of them (separate binaries made the test build twice as long).
+
+// Test modules declare `pub` items for the code `#[batchline::actions]` generates.
+#![allow(unreachable_pub)]
+
+mod common;
+
+mod auto;
+mod cancel;
+mod compose;
+mod edges;
+mod errors;
+mod failures;
+mod images;
+mod index_props;
+mod locks;
+mod macros;
+mod parallel;
+mod prefetch;
+mod profile;
+mod rebatch;
+mod resume;
+mod shard;
+mod stress;
+mod timeline;
