@@ -359,7 +359,9 @@ impl Profile {
         (per_batch(self.elapsed) / bound - 1.0).max(0.0)
     }
 
-    /// A one-line answer to "what holds this run up?": the consumer, an action, or a lock,
+    /// A one-line answer to "what holds this run up?": the consumer (when it works at least
+    /// 75% of the time), a lock (when one is held at least half the time: the steps under it
+    /// run one batch at a time and set the pace), or the action the consumer waited for most,
     /// and whether more prefetch would help (see [`prefetch_gain`](Self::prefetch_gain), with
     /// the machine's cores).
     pub fn verdict(&self) -> String {
@@ -375,7 +377,7 @@ impl Profile {
             .locks
             .iter()
             .max_by(|a, b| a.held.cmp(&b.held))
-            .filter(|l| share(l.held, self.elapsed) >= 0.75);
+            .filter(|l| share(l.held, self.elapsed) >= 0.5);
         let head = if work >= 0.75 {
             format!(
                 "the pipeline is consumer-bound: the consumer works {}% of the time and waits {}%",

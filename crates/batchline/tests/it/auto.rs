@@ -72,7 +72,13 @@ fn auto_never_exceeds_the_byte_budget() {
         assert_eq!(report.batches, 150);
         let max = meter.max.load(Ordering::SeqCst);
         assert!(max <= budget, "{max} live bytes, budget {budget}");
-        assert_eq!(report.prefetch, 4, "5 batches of 1 MB fit in 5.5 MB");
+        // 5 batches of 1 MB fit in 5.5 MB: k = 4 at most (it gets there on an idle machine;
+        // on a loaded one the doublings may stop paying sooner).
+        assert!(
+            (1..=4).contains(&report.prefetch),
+            "k = {}",
+            report.prefetch
+        );
         assert_eq!(meter.live.load(Ordering::SeqCst), 0);
     });
 }

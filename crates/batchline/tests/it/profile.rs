@@ -109,13 +109,13 @@ fn progress_on_gives_the_same_run() {
 
 #[test]
 fn a_hot_lock_is_the_verdict_when_it_serialises_the_run() {
-    // Three 3 ms steps, the middle one under a lock, four batches in flight: the lock is held
-    // nearly all the time and decides the pace.
+    // A 6 ms step under a lock between two 1 ms steps, four batches in flight: the lock is
+    // held nearly all the time (at least half of it even on a loaded machine) and sets the pace.
     let p = dataset(48)
         .p()
-        .apply("before", nap(3))
-        .push(batchline::Action::new("under lock", nap(3)).lock("hot"))
-        .apply("after", nap(3));
+        .apply("before", nap(1))
+        .push(batchline::Action::new("under lock", nap(6)).lock("hot"))
+        .apply("after", nap(1));
     let profile = profile_of(p, RunSpec::new(2).prefetch(3), 0);
     let verdict = profile.verdict();
     assert!(
