@@ -22,8 +22,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn dataset(dir: &Path) -> Result<Dataset<ImagesBatch>, Error> {
     let files = FilesIndex::new([dir.join("*.png").to_string_lossy()], FileIds::Stem)?;
-    let source = ImagesSource::from_files(&files);
-    Ok(Dataset::new(files, source))
+    Ok(ImagesSource::files_dataset(files))
 }
 
 fn main() -> Result<(), Error> {

@@ -583,8 +583,7 @@ fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     let paths: Vec<PathBuf> = write_synthetic_pngs(dir.path(), n, 256)?;
     let files = FilesIndex::new([dir.path().join("*.png").to_string_lossy()], FileIds::Stem)?;
     anyhow::ensure!(files.len() == n, "found {} of the {n} images", files.len());
-    let source = ImagesSource::from_files(&files);
-    let pipeline = Dataset::new(files, source)
+    let pipeline = ImagesSource::files_dataset(files)
         .p()
         .load()
         .resize(128, 128, Filter::Bilinear)

@@ -7,7 +7,7 @@ use batchline::batch::images::{
     decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatchActions, ImagesSource, Layout,
 };
 use batchline::index::{FileIds, FilesIndex};
-use batchline::{Dataset, RunSpec};
+use batchline::RunSpec;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const N: usize = 512;
@@ -17,8 +17,7 @@ fn images(c: &mut Criterion) {
     let paths = write_synthetic_pngs(dir.path(), N, 256).expect("the images are written");
     let files = FilesIndex::new([dir.path().join("*.png").to_string_lossy()], FileIds::Stem)
         .expect("the files are found");
-    let source = ImagesSource::from_files(&files);
-    let pipeline = Dataset::new(files, source)
+    let pipeline = ImagesSource::files_dataset(files)
         .p()
         .load()
         .resize(128, 128, Filter::Bilinear)

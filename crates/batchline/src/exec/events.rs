@@ -170,6 +170,61 @@ impl Observer for EventRecorder {
     }
 }
 
+/// One stretch of the consumer's time: waiting for batch `batch`, or holding it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConsumerSpan {
+    pub(crate) batch: u64,
+    pub(crate) start: Duration,
+    pub(crate) end: Duration,
+    pub(crate) waiting: bool,
+}
+
+/// The consumer's side of a run, from events in time order ending at `end`: it waits from
+/// the start (or from releasing the batch it held) until it receives the next batch, then
+/// holds that batch until it releases it (or the run ends).
+pub(crate) fn consumer_spans(events: &[&Event], end: Duration) -> Vec<ConsumerSpan> {
+    let mut spans = Vec::new();
+    let mut asked = Some(Duration::ZERO);
+    let mut held: Option<(u64, Duration)> = None;
+    for e in events {
+        match e.kind {
+            EventKind::BatchYielded => {
+                if let Some(start) = asked.take() {
+                    spans.push(ConsumerSpan {
+                        batch: e.batch,
+                        start,
+                        end: e.time,
+                        waiting: true,
+                    });
+                }
+                held = Some((e.batch, e.time));
+            }
+            EventKind::BatchReleased => {
+                if let Some((batch, got)) = held.filter(|(b, _)| *b == e.batch) {
+                    spans.push(ConsumerSpan {
+                        batch,
+                        start: got,
+                        end: e.time,
+                        waiting: false,
+                    });
+                    held = None;
+                    asked = Some(e.time);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((batch, got)) = held {
+        spans.push(ConsumerSpan {
+            batch,
+            start: got,
+            end: end.max(got),
+            waiting: false,
+        });
+    }
+    spans
+}
+
 /// Renders events in the format of BatchFlow's documentation: `batch #1 is created`,
 /// `    action 1 started`, `    action 1 finished`, … Batches are numbered from 1 as there.
 ///

@@ -416,6 +416,15 @@ impl<B: Batch> BatchIter<B> {
 
     /// The profile of the run so far, if the spec asked for one ([`RunSpec::profile`]).
     pub fn profile(&self) -> Option<Profile> {
+        if self.finished {
+            // Computed once when the run ended.
+            return self.report.profile.clone();
+        }
+        self.recorded_profile()
+    }
+
+    /// The profile of the events recorded so far.
+    fn recorded_profile(&self) -> Option<Profile> {
         self.run
             .recorder
             .as_ref()
@@ -541,7 +550,7 @@ impl<B: Batch> BatchIter<B> {
         self.run.ctx.clear_locals();
         self.report.elapsed = self.run.start.elapsed();
         self.report.end = end;
-        self.report.profile = self.profile();
+        self.report.profile = self.recorded_profile();
         if let Some(progress) = self.progress.take() {
             progress.finish();
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::events::consumer_spans;
 use super::{Event, EventKind};
 
 /// The times of one action over a run.
@@ -166,13 +167,6 @@ impl Profile {
         let mut waits_before: HashMap<u64, Duration> = HashMap::new();
         let mut action_lock_wait: HashMap<Arc<str>, Duration> = HashMap::new();
 
-        // The consumer: waiting since `asked`, or holding batch `held` since `got`.
-        let mut asked = Some(Duration::ZERO);
-        let mut held: Option<(u64, Duration)> = None;
-        let mut waits: Vec<(u64, Duration, Duration)> = Vec::new();
-        let (mut consumer_wait, mut consumer_work) = (Duration::ZERO, Duration::ZERO);
-        let mut batches = 0;
-
         for e in &events {
             match &e.kind {
                 EventKind::ActionStarted { action } => {
@@ -218,34 +212,25 @@ impl Profile {
                         *held_total.entry(Arc::clone(lock)).or_default() += e.time - start;
                     }
                 }
-                EventKind::BatchYielded => {
-                    batches += 1;
-                    if let Some(start) = asked.take() {
-                        consumer_wait += e.time - start;
-                        waits.push((e.batch, start, e.time));
-                    }
-                    held = Some((e.batch, e.time));
-                }
-                EventKind::BatchReleased => {
-                    if let Some((batch, got)) = held {
-                        if batch == e.batch {
-                            consumer_work += e.time - got;
-                            held = None;
-                            asked = Some(e.time);
-                        }
-                    }
-                }
                 _ => {}
             }
         }
-        if let Some((_, got)) = held {
-            consumer_work += elapsed.saturating_sub(got);
-        }
+
+        let consumer = consumer_spans(&events, elapsed);
+        let total = |waiting: bool| -> Duration {
+            consumer
+                .iter()
+                .filter(|c| c.waiting == waiting)
+                .map(|c| c.end - c.start)
+                .sum()
+        };
+        let (consumer_wait, consumer_work) = (total(true), total(false));
+        let batches = consumer.iter().filter(|c| !c.waiting).count() as u64;
 
         // Charge each wait of the consumer to what its batch was doing meanwhile.
-        for (batch, start, end) in waits {
-            for span in spans.get(&batch).into_iter().flatten() {
-                let blamed = overlap((start, end), (span.start, span.end));
+        for wait in consumer.iter().filter(|c| c.waiting) {
+            for span in spans.get(&wait.batch).into_iter().flatten() {
+                let blamed = overlap((wait.start, wait.end), (span.start, span.end));
                 let named = if span.is_lock {
                     &mut locks
                 } else {

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::events::consumer_spans;
 use super::{Event, EventKind};
 
 /// What a bar shows.
@@ -111,12 +112,9 @@ impl Timeline {
         let end = events.last().map_or(Duration::ZERO, |e| e.time);
         let mut actions: Vec<Arc<str>> = Vec::new();
         let mut workers: BTreeMap<usize, Vec<Bar>> = BTreeMap::new();
-        let mut consumer = Vec::new();
         let mut open: HashMap<(u64, usize, Arc<str>), Duration> = HashMap::new();
         let mut waits: HashMap<(u64, usize, Arc<str>), Duration> = HashMap::new();
-        let mut asked = Some(Duration::ZERO);
-        let mut held: Option<(u64, Duration)> = None;
-        for e in events {
+        for e in &events {
             match &e.kind {
                 EventKind::ActionStarted { action } => {
                     open.insert((e.batch, e.worker, Arc::clone(action)), e.time);
@@ -153,40 +151,22 @@ impl Timeline {
                         });
                     }
                 }
-                EventKind::BatchYielded => {
-                    if let Some(start) = asked.take() {
-                        consumer.push(Bar {
-                            start,
-                            end: e.time,
-                            batch: e.batch,
-                            kind: BarKind::ConsumerWait,
-                        });
-                    }
-                    held = Some((e.batch, e.time));
-                }
-                EventKind::BatchReleased => {
-                    if let Some((batch, got)) = held.filter(|(b, _)| *b == e.batch) {
-                        consumer.push(Bar {
-                            start: got,
-                            end: e.time,
-                            batch,
-                            kind: BarKind::ConsumerHold,
-                        });
-                        held = None;
-                        asked = Some(e.time);
-                    }
-                }
                 _ => {}
             }
         }
-        if let Some((batch, got)) = held {
-            consumer.push(Bar {
-                start: got,
-                end,
-                batch,
-                kind: BarKind::ConsumerHold,
-            });
-        }
+        let consumer = consumer_spans(&events, end)
+            .into_iter()
+            .map(|c| Bar {
+                start: c.start,
+                end: c.end,
+                batch: c.batch,
+                kind: if c.waiting {
+                    BarKind::ConsumerWait
+                } else {
+                    BarKind::ConsumerHold
+                },
+            })
+            .collect();
         let mut lanes = vec![Lane {
             label: "consumer".into(),
             bars: consumer,

@@ -42,12 +42,9 @@ impl<B: Batch> Pipeline<B> {
     /// `p1 + p2`): its variables, config (values of `other` win), `before` and `after` steps
     /// are added too. The dataset is this pipeline's, or else `other`'s.
     pub fn chain(mut self, other: Pipeline<B>) -> Self {
-        let mut decls = self.variables.decls().to_vec();
         for d in other.variables.decls() {
-            decls.retain(|mine| mine.name != d.name);
-            decls.push(d.clone());
+            self = self.declare(d.clone());
         }
-        self.variables = Arc::new(super::Variables::from_decls(decls));
         self.steps.extend(other.steps);
         self.config.merge(&other.config);
         self.before.extend(other.before);

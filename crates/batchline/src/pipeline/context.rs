@@ -192,6 +192,10 @@ impl BatchRng {
     }
 }
 
+/// The random generator of one item in per-item work (ChaCha8 keyed by a draw of the batch's
+/// generator, stream = the item's position): see [`Context::items`].
+pub type ItemRng = BatchRng;
+
 impl RngCore for BatchRng {
     fn next_u32(&mut self) -> u32 {
         self.0.next_u32()

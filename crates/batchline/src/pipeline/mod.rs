@@ -10,8 +10,8 @@ mod state;
 pub use action::{Action, ActionError, ActionResult, IntoActionResult};
 pub use arg::Arg;
 pub use compose::{Joined, Reset};
-pub use context::{BatchRng, Context, RunState};
-pub use parallel::{Item, ItemRng};
+pub use context::{BatchRng, Context, ItemRng, RunState};
+pub use parallel::Item;
 pub use state::{Config, ConfigError, Update, VariableError, Variables};
 
 pub(crate) use action::ActionOutcome;
@@ -62,6 +62,19 @@ pub(crate) type HookFn = dyn Fn(&RunState<'_>) -> ActionResult + Send + Sync;
 pub(crate) struct Hook {
     pub(crate) name: Arc<str>,
     pub(crate) f: Arc<HookFn>,
+}
+
+impl Hook {
+    fn new<F, R>(name: impl Into<Arc<str>>, f: F) -> Self
+    where
+        F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
+        R: IntoActionResult,
+    {
+        Self {
+            name: name.into(),
+            f: Arc::new(move |s| f(s).into_action_result()),
+        }
+    }
 }
 
 /// A dataset plus a lazy list of actions; nothing runs until [`gen_batch`](Self::gen_batch),
@@ -202,12 +215,17 @@ impl<B: Batch> Pipeline<B> {
     /// until [`reset`](Self::reset) with [`Reset::Variables`]. Declaring a name again replaces
     /// the variable. Declaring resets every variable to its initial value.
     pub fn init_variable<T: Clone + Send + Sync + 'static>(
-        mut self,
+        self,
         name: impl Into<String>,
         default: T,
     ) -> Self {
+        self.declare(VarDecl::new(name.into(), default))
+    }
+
+    /// Adds (or replaces) a variable declaration; every variable starts again at its initial
+    /// value.
+    fn declare(mut self, decl: VarDecl) -> Self {
         let mut decls = self.variables.decls().to_vec();
-        let decl = VarDecl::new(name.into(), default);
         decls.retain(|d| d.name != decl.name);
         decls.push(decl);
         self.variables = Arc::new(Variables::from_decls(decls));
@@ -222,16 +240,11 @@ impl<B: Batch> Pipeline<B> {
     /// processed ahead of the consumer may already have changed it. Variables that the
     /// consumer itself keeps (a training step counter, say), or runs at prefetch 0, resume
     /// exactly.
-    pub fn init_state_variable<T>(mut self, name: impl Into<String>, default: T) -> Self
+    pub fn init_state_variable<T>(self, name: impl Into<String>, default: T) -> Self
     where
         T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
     {
-        let mut decls = self.variables.decls().to_vec();
-        let decl = VarDecl::state(name.into(), default);
-        decls.retain(|d| d.name != decl.name);
-        decls.push(decl);
-        self.variables = Arc::new(Variables::from_decls(decls));
-        self
+        self.declare(VarDecl::state(name.into(), default))
     }
 
     /// The pipeline's variables: read or set them between batches, or after a run.
@@ -311,10 +324,7 @@ impl<B: Batch> Pipeline<B> {
         F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
         R: IntoActionResult,
     {
-        self.before.push(Hook {
-            name: name.into(),
-            f: Arc::new(move |s| f(s).into_action_result()),
-        });
+        self.before.push(Hook::new(name, f));
         self
     }
 
@@ -329,10 +339,7 @@ impl<B: Batch> Pipeline<B> {
         F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
         R: IntoActionResult,
     {
-        self.after.push(Hook {
-            name: name.into(),
-            f: Arc::new(move |s| f(s).into_action_result()),
-        });
+        self.after.push(Hook::new(name, f));
         self
     }
 

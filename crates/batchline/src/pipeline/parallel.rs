@@ -15,11 +15,10 @@
 
 use std::sync::Arc;
 
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::RngCore;
 use rayon::prelude::*;
 
-use super::{ActionError, ActionResult, Context, IntoActionResult, Pipeline};
+use super::{ActionError, ActionResult, Context, IntoActionResult, ItemRng, Pipeline};
 use crate::batch::Batch;
 
 /// One item of a batch in per-item work: its position in the batch and its own random
@@ -46,37 +45,14 @@ impl Item {
     }
 }
 
-/// The random generator of one item (ChaCha8 keyed by a draw of the batch's generator,
-/// stream = the item's position). Every method of [`rand::Rng`] works on it.
-#[derive(Debug, Clone)]
-pub struct ItemRng(ChaCha8Rng);
-
-impl RngCore for ItemRng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        self.0.fill_bytes(dst)
-    }
-}
-
 impl Context<'_> {
     /// `n` items with their generators, all derived from one draw of the batch's generator.
     pub fn items(&mut self, n: usize) -> Vec<Item> {
         let key = self.rng().next_u64();
         (0..n)
-            .map(|index| {
-                let mut rng = ChaCha8Rng::seed_from_u64(key);
-                rng.set_stream(index as u64);
-                Item {
-                    index,
-                    rng: ItemRng(rng),
-                }
+            .map(|index| Item {
+                index,
+                rng: ItemRng::new(key, index as u64),
             })
             .collect()
     }

@@ -17,6 +17,7 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::batch::Batch;
+use crate::dataset::Dataset;
 use crate::index::{BatchIndex, FilesIndex, Id};
 use crate::pipeline::{ActionError, ActionResult, Context};
 
@@ -101,6 +102,12 @@ impl ImagesSource<String> {
             labels: None,
             masks: None,
         }
+    }
+
+    /// The dataset of the image files of `files` (the usual start of an image pipeline).
+    pub fn files_dataset(files: FilesIndex) -> Dataset<ImagesBatch> {
+        let source = Self::from_files(&files);
+        Dataset::new(files, source)
     }
 
     /// Masks from the files of `files`, matched to the images by id (a mask is loaded as

@@ -212,17 +212,10 @@ pub(crate) fn rotate(image: &DynamicImage, degrees: f32, fill: u8, filter: Filte
 }
 
 /// Applies `f` to every colour sample (not to alpha).
-fn map_colour(image: &mut DynamicImage, f: impl Fn(u8) -> u8) {
+fn map_colour(image: &mut DynamicImage, mut f: impl FnMut(u8) -> u8) {
     let (c, alpha) = channels(image);
     let colour = if alpha { c - 1 } else { c };
-    let bytes: &mut [u8] = match image {
-        DynamicImage::ImageLuma8(b) => b,
-        DynamicImage::ImageLumaA8(b) => b,
-        DynamicImage::ImageRgb8(b) => b,
-        DynamicImage::ImageRgba8(b) => b,
-        _ => unreachable!("images are 8-bit"),
-    };
-    for px in bytes.chunks_exact_mut(c) {
+    for px in raw_mut(image).chunks_exact_mut(c) {
         for v in &mut px[..colour] {
             *v = f(*v);
         }
@@ -250,15 +243,7 @@ pub(crate) fn additive_noise(
     sigma: f32,
     rng: &mut impl Rng,
 ) -> Result<(), ImageError> {
-    let normal = normal(sigma)?;
-    let (c, alpha) = channels(image);
-    let colour = if alpha { c - 1 } else { c };
-    for px in raw_mut(image).chunks_exact_mut(c) {
-        for v in &mut px[..colour] {
-            *v = sample(*v as f32 + normal.sample(rng));
-        }
-    }
-    Ok(())
+    noise(image, sigma, rng, |v, n| v + n)
 }
 
 /// Multiplies every colour sample by `1 + n`, with `n` Gaussian of standard deviation `sigma`.
@@ -267,14 +252,18 @@ pub(crate) fn multiplicative_noise(
     sigma: f32,
     rng: &mut impl Rng,
 ) -> Result<(), ImageError> {
+    noise(image, sigma, rng, |v, n| v * (1.0 + n))
+}
+
+/// Sets every colour sample `v` to `apply(v, n)`, `n` drawn from N(0, sigma²) per sample.
+fn noise(
+    image: &mut DynamicImage,
+    sigma: f32,
+    rng: &mut impl Rng,
+    apply: impl Fn(f32, f32) -> f32,
+) -> Result<(), ImageError> {
     let normal = normal(sigma)?;
-    let (c, alpha) = channels(image);
-    let colour = if alpha { c - 1 } else { c };
-    for px in raw_mut(image).chunks_exact_mut(c) {
-        for v in &mut px[..colour] {
-            *v = sample(*v as f32 * (1.0 + normal.sample(rng)));
-        }
-    }
+    map_colour(image, |v| sample(apply(v as f32, normal.sample(rng))));
     Ok(())
 }
 
