@@ -131,9 +131,7 @@ pub(crate) fn run(args: &TraceArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Reports how the run ended.
-fn finish(
-    result: Result<batchline::RunReport, batchline::PipelineError>,
-) -> anyhow::Result<ExitCode> {
+fn finish(result: Result<batchline::RunReport, batchline::RunError>) -> anyhow::Result<ExitCode> {
     let report = result?;
     if report.failed > 0 {
         eprintln!(

@@ -51,7 +51,7 @@ pub use batch::Batch;
 pub use dataset::Dataset;
 pub use exec::{
     BatchIter, Checkpoint, Event, EventKind, EventRecorder, Failure, FailureBudget, Observer,
-    PipelineError, Profile, Rebatch, RunEnd, RunReport, RunSpec,
+    PipelineError, Profile, Rebatch, RunEnd, RunError, RunReport, RunSpec,
 };
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
 pub use pipeline::{

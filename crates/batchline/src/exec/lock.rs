@@ -1,24 +1,87 @@
-//! Action locks and ordered gates.
+//! Named locks and ordered gates: the two ways batches wait for one another.
+//!
+//! Invariants:
+//! * a [`NamedLock`] has at most one holder; the holder releases it by dropping its
+//!   [`LockGuard`] (on success, error, panic or cancellation alike);
+//! * a [`Gate`] lets batch `n` through only after every batch before it has passed (or ended):
+//!   `next` is the lowest batch that has not passed, `passed` holds the batches after it that
+//!   did;
+//! * every wait re-checks its `abandon` condition whenever [`wake_all`](NamedLock::wake_all) is
+//!   called, so a cancelled or stopped run never leaves a thread waiting.
+//!
+//! User locks (`#[action(lock = "L")]`, `acquire_lock("L")`) come from the pipeline's
+//! [`LockRegistry`], by name. Gates and the private locks of ordered steps are created per run
+//! and never enter the registry: a user lock can never share its mutex with them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-/// A lock that actions (or pipeline sections) run under.
-pub(crate) type RawLock = Mutex<()>;
-/// A held lock; dropping it releases the lock, also during unwinding.
-pub(crate) type LockGuard = parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>;
+/// A lock that one batch at a time holds; waits for it can be abandoned.
+#[derive(Debug, Default)]
+pub(crate) struct NamedLock {
+    held: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// A held [`NamedLock`]; dropping it releases the lock, also during unwinding.
+#[derive(Debug)]
+pub(crate) struct LockGuard(Arc<NamedLock>);
+
+impl NamedLock {
+    /// Takes the lock if it is free.
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<LockGuard> {
+        let mut held = self.held.lock();
+        if *held {
+            return None;
+        }
+        *held = true;
+        Some(LockGuard(Arc::clone(self)))
+    }
+
+    /// Waits for the lock; `None` (without the lock) once `abandon()` is true. `abandon` is
+    /// checked before waiting and at every [`wake_all`](Self::wake_all).
+    pub(crate) fn acquire(self: &Arc<Self>, abandon: impl Fn() -> bool) -> Option<LockGuard> {
+        let mut held = self.held.lock();
+        loop {
+            if abandon() {
+                return None;
+            }
+            if !*held {
+                *held = true;
+                return Some(LockGuard(Arc::clone(self)));
+            }
+            self.freed.wait(&mut held);
+        }
+    }
+
+    /// Wakes every waiter so that it checks its `abandon` condition.
+    pub(crate) fn wake_all(&self) {
+        let _held = self.held.lock();
+        self.freed.notify_all();
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let mut held = self.0.held.lock();
+        debug_assert!(*held, "a guard's lock is held");
+        *held = false;
+        // Every waiter re-checks: one takes the lock, the abandoned ones leave.
+        self.0.freed.notify_all();
+    }
+}
 
 /// The named locks of a pipeline, shared by all its runs and clones.
 #[derive(Debug, Default)]
 pub(crate) struct LockRegistry {
-    locks: Mutex<HashMap<Arc<str>, Arc<RawLock>>>,
+    locks: Mutex<HashMap<Arc<str>, Arc<NamedLock>>>,
 }
 
 impl LockRegistry {
     /// The lock with this name, created on first use.
-    pub(crate) fn get(&self, name: &Arc<str>) -> Arc<RawLock> {
+    pub(crate) fn get(&self, name: &Arc<str>) -> Arc<NamedLock> {
         Arc::clone(self.locks.lock().entry(Arc::clone(name)).or_default())
     }
 }
@@ -50,7 +113,8 @@ impl Gate {
     }
 
     /// Blocks until it is `batch`'s turn. Returns `false` (without the turn) if `abandon()`
-    /// becomes true first; it is checked whenever [`wake_all`](Self::wake_all) is called.
+    /// becomes true first; it is checked before waiting and at every
+    /// [`wake_all`](Self::wake_all).
     pub(crate) fn wait_turn(&self, batch: u64, abandon: impl Fn() -> bool) -> bool {
         let mut st = self.state.lock();
         loop {
@@ -64,7 +128,7 @@ impl Gate {
         }
     }
 
-    /// Marks `batch` as through the gate (after its action, or when it ends without reaching it).
+    /// Marks `batch` as through the gate (after its step, or when it ends without reaching it).
     pub(crate) fn pass(&self, batch: u64) {
         let mut st = self.state.lock();
         if batch == st.next {
@@ -132,5 +196,23 @@ mod tests {
         stop.store(true, Ordering::SeqCst);
         gate.wake_all();
         assert!(!waiter.join().unwrap());
+    }
+
+    #[test]
+    fn lock_waiters_can_abandon_and_the_lock_is_exclusive() {
+        let lock = Arc::new(NamedLock::default());
+        let guard = lock.try_acquire().expect("free");
+        assert!(lock.try_acquire().is_none());
+        let stop = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (lock, stop) = (Arc::clone(&lock), Arc::clone(&stop));
+            std::thread::spawn(move || lock.acquire(|| stop.load(Ordering::SeqCst)).is_some())
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        stop.store(true, Ordering::SeqCst);
+        lock.wake_all();
+        assert!(!waiter.join().unwrap(), "an abandoned wait gets no lock");
+        drop(guard);
+        assert!(lock.acquire(|| false).is_some(), "a released lock is free");
     }
 }

@@ -1,185 +1,243 @@
-//! The prefetch executor: `k + 1` workers, at most `k + 1` batches created and not released,
-//! delivery in creation order. See `exec/README.md` for the design.
+//! `prefetch = k ≥ 1`: the consumer drives, workers only process.
+//!
+//! The consumer's side owns the sampler and a reorder buffer of the batches created and not
+//! yet handed out. It submits job `(batch number, positions)` to the workers only while fewer
+//! than `k + 1` batches are created and not released, so the bound is kept in one place
+//! ([`Prefetch::submit`]); outcomes come back on a channel, in any order, and are handed out
+//! in number order.
+//!
+//! Invariants (checked with `debug_assert!` where they change):
+//! * `released ≤ base ≤ next`, and `next - released ≤ capacity` after every submission;
+//! * `buffer` holds one slot per batch `base..next`: `None` while its job is out;
+//! * every job sent yields exactly one outcome: a worker that unwinds still delivers a
+//!   failure for its batch ([`Delivery`]), so the consumer's wait always ends;
+//! * there are at least as many workers as jobs out, so a batch never waits for a worker
+//!   (batches may wait for one another at locks and turns: every one of them must be running).
 
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
 
-use super::run::{Outcome, Run};
+use super::run::{draw, Outcome, Run};
+use super::PipelineError;
 use crate::batch::Batch;
 use crate::index::Sampler;
 
-struct State<B> {
-    sampler: Sampler,
-    /// The number of the next batch to create.
-    next_seq: u64,
-    /// Batches numbered below this are released by the consumer.
-    released: u64,
-    /// The number of the batch in `results[0]`.
-    base: u64,
-    /// Outcomes of batches `base..next_seq`; `None` while in flight.
-    results: VecDeque<Option<Outcome<B>>>,
-    /// The index has no batch left.
-    exhausted: bool,
-    /// No batch is created any more (a batch ended the run, or the consumer is gone).
-    closed: bool,
-    /// Workers still running.
-    live: usize,
-    consumer_waiting: bool,
-    /// The most batches created and not released at once: `k + 1`.
-    capacity: u64,
+/// The most batches that may be in flight at once (each needs a worker thread).
+pub(crate) const MAX_IN_FLIGHT: u64 = 4096;
+
+struct Job {
+    batch: u64,
+    positions: Vec<usize>,
 }
 
-struct Shared<B: Batch> {
-    run: Arc<Run<B>>,
-    state: Mutex<State<B>>,
-    /// Wakes workers: a batch was released, or the run is over.
-    work: Condvar,
-    /// Wakes the consumer: the batch it waits for is done, or every worker is gone.
-    ready: Condvar,
-}
+type Delivered<B> = (u64, Outcome<B>);
 
 /// The background half of a run with prefetch.
 pub(crate) struct Prefetch<B: Batch> {
-    shared: Arc<Shared<B>>,
+    run: Arc<Run<B>>,
+    sampler: Sampler,
+    jobs: Sender<Job>,
+    /// The workers' end of `jobs`, kept to start workers and to drain the queue on close.
+    queue: Receiver<Job>,
+    outcomes: Receiver<Delivered<B>>,
+    /// The workers' end of `outcomes`, kept to start workers.
+    deliver: Sender<Delivered<B>>,
+    /// Outcomes of batches `base..next`; `None` while in flight. Only the consumer touches
+    /// it, through `&mut self` (`get_mut` takes no lock): the mutex only makes the iterator
+    /// `Sync` for batch types that are not.
+    buffer: Mutex<VecDeque<Option<Outcome<B>>>>,
+    base: u64,
+    next: u64,
+    /// Batches numbered below this are released by the consumer.
+    released: u64,
+    /// `k + 1`: the most batches created and not released at once.
+    capacity: u64,
+    /// No batch is left to create (the index is exhausted or the run ends).
+    exhausted: bool,
     workers: Vec<JoinHandle<()>>,
-    /// The most workers worth starting (the run's batches, when known).
-    max_workers: usize,
+}
+
+/// What [`Prefetch::next_outcome`] found before its deadline.
+pub(crate) enum Polled<B> {
+    /// The next batch's outcome, or `None` when no batch is left.
+    Ready(Option<Delivered<B>>),
+    /// The next batch is not done yet.
+    Pending,
 }
 
 impl<B: Batch> Prefetch<B> {
-    /// Starts `workers` threads that keep `capacity` batches created and not released; at
-    /// most `max_workers` threads will ever run (see [`set_capacity`](Self::set_capacity)).
+    /// Starts the prefetch half with `capacity` (`k + 1`) batches allowed in flight and its
+    /// first worker; more workers start as jobs need them.
     pub(crate) fn start(
         run: Arc<Run<B>>,
         sampler: Sampler,
         first_batch: u64,
         capacity: u64,
-        workers: usize,
-        max_workers: usize,
     ) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            run,
-            state: Mutex::new(State {
-                sampler,
-                next_seq: first_batch,
-                released: first_batch,
-                base: first_batch,
-                results: VecDeque::with_capacity(capacity as usize),
-                exhausted: false,
-                closed: false,
-                live: 0,
-                consumer_waiting: false,
-                capacity,
-            }),
-            work: Condvar::new(),
-            ready: Condvar::new(),
-        });
+        let (jobs, queue) = crossbeam_channel::unbounded();
+        let (deliver, outcomes) = crossbeam_channel::unbounded();
         let mut me = Self {
-            shared,
-            workers: Vec::with_capacity(workers),
-            max_workers: max_workers.max(1),
+            run,
+            sampler,
+            jobs,
+            queue,
+            outcomes,
+            deliver,
+            buffer: Mutex::new(VecDeque::new()),
+            base: first_batch,
+            next: first_batch,
+            released: first_batch,
+            capacity: capacity.clamp(1, MAX_IN_FLIGHT),
+            exhausted: false,
+            workers: Vec::new(),
         };
-        if let Err(err) = me.spawn_up_to(workers) {
-            me.close();
-            return Err(err);
-        }
+        me.spawn()?;
         Ok(me)
     }
 
-    /// Starts workers until there are `n` (within `max_workers`).
-    fn spawn_up_to(&mut self, n: usize) -> std::io::Result<()> {
-        while self.workers.len() < n.min(self.max_workers) {
-            let w = self.workers.len() + 1;
-            let shared = Arc::clone(&self.shared);
-            self.shared.state.lock().live += 1;
-            let spawned = std::thread::Builder::new()
-                .name(format!("batchline-worker-{w}"))
-                .spawn(move || worker(&shared, w));
-            match spawned {
-                Ok(handle) => self.workers.push(handle),
-                Err(err) => {
-                    self.shared.state.lock().live -= 1;
-                    return Err(err);
-                }
-            }
-        }
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let w = self.workers.len() + 1;
+        let (run, jobs, out) = (
+            Arc::clone(&self.run),
+            self.queue.clone(),
+            self.deliver.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("batchline-worker-{w}"))
+            .spawn(move || worker(&run, &jobs, &out, w))?;
+        self.workers.push(handle);
         Ok(())
     }
 
-    /// Changes `k + 1`, the most batches created and not released at once, starting workers
-    /// when there are fewer than that (every batch in flight keeps its own worker). Lowering it
-    /// only holds back creation until enough batches are released.
-    pub(crate) fn set_capacity(&mut self, capacity: u64) -> std::io::Result<()> {
-        let capacity = capacity.max(1);
-        self.spawn_up_to(capacity as usize)?;
-        self.shared.state.lock().capacity = capacity;
-        self.shared.work.notify_all();
-        Ok(())
+    /// Changes `k + 1`. Lowering it only holds back creation until enough batches are
+    /// released.
+    pub(crate) fn set_capacity(&mut self, capacity: u64) {
+        self.capacity = capacity.clamp(1, MAX_IN_FLIGHT);
     }
 
     /// The current `k + 1`.
     pub(crate) fn capacity(&self) -> u64 {
-        self.shared.state.lock().capacity
+        self.capacity
     }
 
-    /// The next batch's outcome, in creation order; `None` when no batch is left.
-    pub(crate) fn next_outcome(&mut self) -> Option<(u64, Outcome<B>)> {
-        let shared = &*self.shared;
-        let mut st = shared.state.lock();
-        let mut spun = 0;
+    /// Creates batches while fewer than `k + 1` are created and not released.
+    fn submit(&mut self) {
+        while !self.exhausted && self.next - self.released < self.capacity {
+            if !self.run.may_create(self.next) {
+                self.exhausted = true;
+                break;
+            }
+            let out = (self.next - self.base) as usize;
+            if out >= self.workers.len() {
+                if let Err(err) = self.spawn() {
+                    // Fewer batches in flight than asked, never a batch without a worker.
+                    tracing::warn!(error = %err, workers = self.workers.len(),
+                        "cannot start another prefetch worker; prefetching less");
+                    self.capacity = self.workers.len() as u64;
+                    break;
+                }
+            }
+            let batch = self.next;
+            self.next += 1;
+            match draw(&mut self.sampler, batch) {
+                None => {
+                    self.next -= 1;
+                    self.exhausted = true;
+                }
+                Some(Err(err)) => {
+                    self.buffer.get_mut().push_back(Some(Outcome::Failed(err)));
+                    self.exhausted = true;
+                }
+                Some(Ok(positions)) => {
+                    self.buffer.get_mut().push_back(None);
+                    // The workers hold `queue` as long as `self` does: sending cannot fail.
+                    let sent = self.jobs.send(Job { batch, positions });
+                    debug_assert!(sent.is_ok(), "the job queue is open");
+                }
+            }
+        }
+        debug_assert!(self.released <= self.base && self.base <= self.next);
+        debug_assert!(self.exhausted || self.next - self.released <= self.capacity);
+    }
+
+    /// The next batch's outcome, in creation order, waiting at most until `deadline`.
+    pub(crate) fn next_outcome(&mut self, deadline: Option<Instant>) -> Polled<B> {
+        self.submit();
         loop {
-            if matches!(st.results.front(), Some(Some(_))) {
-                let outcome = st
-                    .results
+            if let Some(Some(_)) = self.buffer.get_mut().front() {
+                let outcome = self
+                    .buffer
+                    .get_mut()
                     .pop_front()
                     .flatten()
                     .expect("checked just above");
-                let seq = st.base;
-                st.base += 1;
-                return Some((seq, outcome));
+                let batch = self.base;
+                self.base += 1;
+                return Polled::Ready(Some((batch, outcome)));
             }
-            if st.results.is_empty() && (st.exhausted || st.closed) {
-                return None;
+            if self.buffer.get_mut().is_empty() {
+                return Polled::Ready(None);
             }
-            if st.live == 0 {
-                // Unreachable while workers catch every panic; never wait forever regardless.
-                return None;
+            let received = match deadline {
+                None => self
+                    .outcomes
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+                Some(d) => self.outcomes.recv_deadline(d),
+            };
+            match received {
+                Ok((batch, outcome)) => {
+                    let slot = (batch - self.base) as usize;
+                    debug_assert!(self.buffer.get_mut()[slot].is_none(), "one outcome per job");
+                    self.buffer.get_mut()[slot] = Some(outcome);
+                }
+                Err(RecvTimeoutError::Timeout) => return Polled::Pending,
+                Err(RecvTimeoutError::Disconnected) => {
+                    unreachable!("the consumer holds a sender of the outcomes")
+                }
             }
-            if spun < SPINS {
-                // The batch is often a moment away: yielding a few times costs less than
-                // sleeping and being woken (two context switches per batch).
-                spun += 1;
-                MutexGuard::unlocked(&mut st, || pause(spun));
-                continue;
-            }
-            st.consumer_waiting = true;
-            shared.ready.wait(&mut st);
-            st.consumer_waiting = false;
         }
     }
 
-    /// Releases the oldest batch not released yet, letting one more batch be created.
-    pub(crate) fn release(&self) {
-        let mut st = self.shared.state.lock();
-        st.released += 1;
-        drop(st);
-        self.shared.work.notify_one();
+    /// Releases the oldest batch not released yet: the next call may create one more.
+    pub(crate) fn release(&mut self) {
+        self.released += 1;
+        debug_assert!(self.released <= self.base);
     }
 
-    /// Stops creating batches, lets in-flight batches stop at their next action boundary, and
-    /// joins every worker.
+    /// Stops creating batches, stops every in-flight batch at its next action boundary (and
+    /// every wait for a lock or a turn), and joins every worker.
     pub(crate) fn close(&mut self) {
-        self.shared.state.lock().closed = true;
-        self.shared.run.cancel();
-        self.shared.work.notify_all();
-        for handle in self.workers.drain(..) {
+        self.exhausted = true;
+        self.run.cancel();
+        // Jobs not started yet are dropped; closing the queue ends the workers' loops.
+        while self.queue.try_recv().is_ok() {}
+        let (dead, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.jobs, dead));
+        // The queue is closed: each worker leaves its loop once it has delivered its batch.
+        let workers = std::mem::take(&mut self.workers);
+        for handle in workers {
             // Workers catch the panics of user code; a panic here is a bug of ours, and
             // re-raising it from a drop would abort, so it is only logged.
             if handle.join().is_err() {
                 tracing::error!("a batchline worker panicked");
+            }
+        }
+        // Batches computed and never handed out; their `Drop` is user code.
+        for outcome in self
+            .buffer
+            .get_mut()
+            .drain(..)
+            .chain(self.outcomes.try_iter().map(|(_, o)| Some(o)))
+        {
+            if catch_unwind(AssertUnwindSafe(|| drop(outcome))).is_err() {
+                tracing::warn!("a batch panicked while it was dropped");
             }
         }
     }
@@ -187,72 +245,56 @@ impl<B: Batch> Prefetch<B> {
 
 impl<B: Batch> Drop for Prefetch<B> {
     fn drop(&mut self) {
-        self.close();
+        if !self.workers.is_empty() {
+            self.close();
+        }
     }
 }
 
-/// Marks a worker as gone when it returns or unwinds.
-struct Live<'a, B: Batch>(&'a Shared<B>);
+/// Sends a worker's outcome for its batch; if the worker unwinds first, a failure instead.
+struct Delivery<'a, B> {
+    out: &'a Sender<Delivered<B>>,
+    batch: u64,
+    sent: bool,
+}
 
-impl<B: Batch> Drop for Live<'_, B> {
+impl<B> Delivery<'_, B> {
+    fn send(mut self, outcome: Outcome<B>) -> bool {
+        self.sent = true;
+        self.out.send((self.batch, outcome)).is_ok()
+    }
+}
+
+impl<B> Drop for Delivery<'_, B> {
     fn drop(&mut self) {
-        self.0.state.lock().live -= 1;
-        self.0.ready.notify_all();
+        if !self.sent {
+            let _ = self.out.send((
+                self.batch,
+                Outcome::Failed(PipelineError::Panic {
+                    batch: self.batch,
+                    ids: String::new(),
+                    action: "(executor)".into(),
+                    message: "a prefetch worker unwound".into(),
+                }),
+            ));
+        }
     }
 }
 
-/// How many times a thread pauses before it sleeps on a condition variable.
-const SPINS: u32 = 64;
-
-/// The `n`-th pause of a waiting thread: a short busy wait for the first few (the other
-/// thread is usually running on another core and about to finish), then yielding the core.
-fn pause(n: u32) {
-    if n <= 8 {
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
-    } else {
-        std::thread::yield_now();
-    }
-}
-
-fn worker<B: Batch>(shared: &Shared<B>, w: usize) {
-    let _live = Live(shared);
-    let mut st = shared.state.lock();
-    let mut spun = 0;
-    loop {
-        if st.closed || st.exhausted {
-            return;
-        }
-        if st.next_seq - st.released >= st.capacity {
-            if spun < SPINS {
-                spun += 1;
-                MutexGuard::unlocked(&mut st, || pause(spun));
-            } else {
-                shared.work.wait(&mut st);
-            }
-            continue;
-        }
-        spun = 0;
-        let Some(positions) = st.sampler.next_positions() else {
-            st.exhausted = true;
-            shared.work.notify_all();
-            shared.ready.notify_all();
-            return;
+fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job>, out: &Sender<Delivered<B>>, w: usize) {
+    for job in jobs {
+        let delivery = Delivery {
+            out,
+            batch: job.batch,
+            sent: false,
         };
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        st.results.push_back(None);
-        let outcome = MutexGuard::unlocked(&mut st, || shared.run.process(seq, positions, w));
-        if shared.run.ends_run(&outcome) {
-            st.closed = true;
-            shared.run.stop_after(seq);
-            shared.work.notify_all();
-        }
-        let slot = (seq - st.base) as usize;
-        st.results[slot] = Some(outcome);
-        if slot == 0 && st.consumer_waiting {
-            shared.ready.notify_one();
+        let outcome = if run.is_cancelled() {
+            Outcome::Cancelled
+        } else {
+            run.process(job.batch, job.positions, w)
+        };
+        if !delivery.send(outcome) {
+            return;
         }
     }
 }

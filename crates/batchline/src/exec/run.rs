@@ -1,4 +1,8 @@
-//! One run of a pipeline: its plan, and the processing of one batch through it.
+//! One run of a pipeline: what its threads share, and the processing of one batch.
+//!
+//! [`Run::process`] is the only place where worker steps are called, for every `k`. It never
+//! unwinds: a panic of user code (an action, the batch type's `create` or `Drop`, the
+//! observer) becomes the batch's [`Outcome::Failed`].
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -6,83 +10,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::Mutex;
 use rand::Rng;
 
-use super::lock::{Gate, LockGuard, LockRegistry, RawLock};
+use super::lock::LockGuard;
+use super::steps::{RunStep, RunSteps, Turn};
 use super::{Event, EventKind, EventRecorder, Observer, PipelineError, RunSpec};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::pipeline::{ActionOutcome, Context, RunContext, Step};
-use crate::Action;
-
-/// A step with its locks and gate resolved for one run.
-pub(crate) enum PlanStep<B> {
-    Action {
-        action: Action<B>,
-        lock: Option<(Arc<str>, Arc<RawLock>)>,
-        gate: Option<usize>,
-    },
-    Acquire {
-        name: Arc<str>,
-        lock: Arc<RawLock>,
-    },
-    Release {
-        name: Arc<str>,
-    },
-    Branch {
-        p: f64,
-        len: usize,
-    },
-}
-
-/// Appends the plan of `steps` to `plan`: a branch becomes a `Branch` step followed by the
-/// plan of its steps, `len` counting them all (nested branches included).
-fn plan_steps<B>(
-    steps: &[Step<B>],
-    locks: &LockRegistry,
-    ordered: bool,
-    first_batch: u64,
-    gates: &mut Vec<Gate>,
-    plan: &mut Vec<PlanStep<B>>,
-) {
-    for step in steps {
-        match step {
-            Step::Action(action) => {
-                let lock_name = match (&action.lock, action.ordered) {
-                    (Some(name), _) => Some(Arc::clone(name)),
-                    (None, true) => Some(Arc::clone(&action.name)),
-                    (None, false) => None,
-                };
-                let gate = (action.ordered && ordered).then(|| {
-                    gates.push(Gate::new(first_batch));
-                    gates.len() - 1
-                });
-                plan.push(PlanStep::Action {
-                    action: action.clone(),
-                    lock: lock_name.map(|n| {
-                        let lock = locks.get(&n);
-                        (n, lock)
-                    }),
-                    gate,
-                });
-            }
-            Step::AcquireLock(name) => plan.push(PlanStep::Acquire {
-                name: Arc::clone(name),
-                lock: locks.get(name),
-            }),
-            Step::ReleaseLock(name) => plan.push(PlanStep::Release {
-                name: Arc::clone(name),
-            }),
-            Step::Branch { p, steps } => {
-                let at = plan.len();
-                plan.push(PlanStep::Branch { p: *p, len: 0 });
-                plan_steps(steps, locks, ordered, first_batch, gates, plan);
-                let len = plan.len() - at - 1;
-                plan[at] = PlanStep::Branch { p: *p, len };
-            }
-        }
-    }
-}
+use crate::pipeline::{ActionOutcome, Context, RunContext};
+use crate::{Action, ActionError};
 
 /// What became of one batch.
 pub(crate) enum Outcome<B> {
@@ -96,8 +33,7 @@ pub(crate) enum Outcome<B> {
 /// Everything the threads of one run share.
 pub(crate) struct Run<B: Batch> {
     dataset: Dataset<B>,
-    plan: Vec<PlanStep<B>>,
-    gates: Vec<Gate>,
+    pub(crate) steps: RunSteps<B>,
     pub(crate) ctx: RunContext,
     observer: Option<Arc<dyn Observer>>,
     /// Records the events for the profile, when the spec asks for one.
@@ -107,19 +43,19 @@ pub(crate) struct Run<B: Batch> {
     cancelled: AtomicBool,
     /// Batches with a larger number are abandoned (an earlier one failed or stopped the run).
     stop_after: AtomicU64,
+    /// The first panic of the observer: the batch it reported on and the message. The
+    /// observer is not called again after it panicked.
+    observer_panic: Mutex<Option<(u64, String)>>,
+    observer_broken: AtomicBool,
 }
 
 impl<B: Batch> Run<B> {
-    /// The plan of `steps` for one run. Without `ordered`, ordered actions keep their lock
-    /// but not their turns (for the batches of a joined pipeline, which come one by one).
+    /// A run of `steps` over `dataset`.
     pub(crate) fn new(
         dataset: Dataset<B>,
-        steps: &[Step<B>],
-        locks: &LockRegistry,
+        steps: RunSteps<B>,
         ctx: RunContext,
         spec: &RunSpec,
-        ordered: bool,
-        first_batch: u64,
     ) -> Self {
         let recorder = spec.profile.then(EventRecorder::new);
         let observer: Option<Arc<dyn Observer>> = match (&recorder, &spec.observer) {
@@ -133,13 +69,9 @@ impl<B: Batch> Run<B> {
                 }))
             }
         };
-        let mut gates = Vec::new();
-        let mut plan = Vec::new();
-        plan_steps(steps, locks, ordered, first_batch, &mut gates, &mut plan);
         Self {
             dataset,
-            plan,
-            gates,
+            steps,
             ctx,
             observer,
             recorder,
@@ -147,37 +79,81 @@ impl<B: Batch> Run<B> {
             ignore_errors: spec.ignore_errors || spec.max_failures.is_some(),
             cancelled: AtomicBool::new(false),
             stop_after: AtomicU64::new(u64::MAX),
+            observer_panic: Mutex::new(None),
+            observer_broken: AtomicBool::new(false),
         }
     }
 
-    /// Reports an event to the observer, if there is one.
+    /// Reports an event to the observer, if there is one. A panic of the observer is caught:
+    /// the run ends at that batch ([`observer_panic`](Self::observer_panic)).
     #[inline]
     pub(crate) fn emit(&self, batch: u64, worker: usize, kind: impl FnOnce() -> EventKind) {
         if let Some(observer) = &self.observer {
-            observer.on_event(&Event {
+            if self.observer_broken.load(Ordering::Relaxed) {
+                return;
+            }
+            let event = Event {
                 time: self.start.elapsed(),
                 batch,
                 worker,
                 kind: kind(),
-            });
+            };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| observer.on_event(&event))) {
+                self.observer_broken.store(true, Ordering::SeqCst);
+                let message = panic_message(payload.as_ref());
+                let mut first = self.observer_panic.lock();
+                if first.as_ref().is_none_or(|(b, _)| batch < *b) {
+                    *first = Some((batch, message));
+                }
+                drop(first);
+                self.stop_after(batch);
+            }
         }
     }
 
-    /// Stops every batch at its next action boundary.
+    /// The error of an observer that panicked on an event of batch `upto` or before.
+    pub(crate) fn observer_panic(&self, upto: u64) -> Option<PipelineError> {
+        if !self.observer_broken.load(Ordering::Relaxed) {
+            return None;
+        }
+        let first = self.observer_panic.lock();
+        let (batch, message) = first.as_ref().filter(|(b, _)| *b <= upto)?;
+        Some(PipelineError::Panic {
+            batch: *batch,
+            ids: String::new(),
+            action: "(observer)".into(),
+            message: message.clone(),
+        })
+    }
+
+    /// Stops every batch at its next action boundary, and every wait for a lock or a turn.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
-        self.wake_gates();
+        self.wake_waiters();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Abandons every batch numbered after `batch`.
     pub(crate) fn stop_after(&self, batch: u64) {
         self.stop_after.fetch_min(batch, Ordering::SeqCst);
-        self.wake_gates();
+        self.wake_waiters();
     }
 
-    fn wake_gates(&self) {
-        for gate in &self.gates {
+    /// Whether batch `batch` may still be created (no earlier batch ended the run).
+    pub(crate) fn may_create(&self, batch: u64) -> bool {
+        !self.abandoned(batch)
+    }
+
+    fn wake_waiters(&self) {
+        for gate in &self.steps.gates {
             gate.wake_all();
+        }
+        for lock in &self.steps.locks {
+            lock.wake_all();
         }
     }
 
@@ -194,21 +170,71 @@ impl<B: Batch> Run<B> {
         }
     }
 
-    /// Builds batch `batch` from the index positions and runs every step on it, catching any
-    /// panic (of an action, of the batch type or of the observer).
+    /// Builds batch `batch` from the index positions and runs every worker step on it.
+    /// Never unwinds; an outcome that ends the run also stops the batches after it.
     pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
-        let mut slot = None;
-        self.process_in(&mut slot, batch, worker, || {
-            self.dataset
-                .batch_of(self.dataset.index().batch_at(positions))
+        if self.abandoned(batch) {
+            return Outcome::Cancelled;
+        }
+        let outcome = self.guarded(batch, || {
+            let mut slot = None;
+            self.process_in(&mut slot, batch, worker, || {
+                self.dataset
+                    .batch_of(self.dataset.index().batch_at(positions))
+            })
+        });
+        let outcome = self.observer_failure(batch, outcome);
+        if self.ends_run(&outcome) {
+            self.stop_after(batch);
+        }
+        outcome
+    }
+
+    /// The batch's failure when the observer panicked on one of its events, with its ids.
+    fn observer_failure(&self, batch: u64, outcome: Outcome<B>) -> Outcome<B> {
+        let Some(PipelineError::Panic { message, .. }) = self
+            .observer_panic(batch)
+            .filter(|e| e.batch() == Some(batch))
+        else {
+            return outcome;
+        };
+        let ids = match &outcome {
+            Outcome::Ready(b) => {
+                catch_unwind(AssertUnwindSafe(|| b.index().describe_ids())).unwrap_or_default()
+            }
+            Outcome::Failed(e) => e.ids().to_string(),
+            _ => String::new(),
+        };
+        if catch_unwind(AssertUnwindSafe(|| drop(outcome))).is_err() {
+            tracing::warn!("a batch panicked while it was dropped");
+        }
+        Outcome::Failed(PipelineError::Panic {
+            batch,
+            ids,
+            action: "(observer)".into(),
+            message,
         })
     }
 
-    /// Runs every step on a batch built elsewhere (the batch of a joined pipeline).
+    /// Runs every worker step on a batch built elsewhere (the batch of a joined pipeline).
     pub(crate) fn process_built(&self, batch: u64, data: B, worker: usize) -> Outcome<B> {
-        let mut slot = Some(data);
-        self.process_in(&mut slot, batch, worker, || {
-            unreachable!("the batch is given")
+        self.guarded(batch, || {
+            let mut slot = Some(data);
+            self.process_in(&mut slot, batch, worker, || {
+                unreachable!("the batch is given")
+            })
+        })
+    }
+
+    /// Runs `f`, turning a panic that escapes it (from a batch's `Drop`, say) into a failure.
+    fn guarded(&self, batch: u64, f: impl FnOnce() -> Outcome<B>) -> Outcome<B> {
+        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+            Outcome::Failed(PipelineError::Panic {
+                batch,
+                ids: String::new(),
+                action: "(drop)".into(),
+                message: panic_message(payload.as_ref()),
+            })
         })
     }
 
@@ -220,12 +246,13 @@ impl<B: Batch> Run<B> {
         create: impl FnOnce() -> B,
     ) -> Outcome<B> {
         // The batch lives in `slot`, outside the unwind boundary, so that a panic outside an
-        // action (in the observer, say) can still name its ids. A panic in the batch type's
-        // `create` leaves no batch, and the error has no ids.
-        match catch_unwind(AssertUnwindSafe(|| {
+        // action can still name its ids. A panic in the batch type's `create` leaves no batch,
+        // and the error has no ids.
+        let result = catch_unwind(AssertUnwindSafe(|| {
             let data = slot.get_or_insert_with(create);
             self.steps(batch, data, worker)
-        })) {
+        }));
+        match result {
             Ok(Ok(())) => Outcome::Ready(slot.take().expect("steps ran on the batch")),
             Ok(Err(outcome)) => outcome,
             Err(payload) => self.fail(batch, worker, slot.as_ref(), |ids| PipelineError::Panic {
@@ -235,6 +262,7 @@ impl<B: Batch> Run<B> {
                 message: panic_message(payload.as_ref()),
             }),
         }
+        // `slot` (a batch that did not finish) is dropped by the caller, inside `guarded`.
     }
 
     /// Reports the failure of a batch: its event, and the error built from its ids (empty if
@@ -247,20 +275,23 @@ impl<B: Batch> Run<B> {
         error: impl FnOnce(String) -> PipelineError,
     ) -> Outcome<B> {
         self.emit(batch, worker, || EventKind::BatchFailed);
-        Outcome::Failed(error(
-            data.map(|d| d.index().describe_ids()).unwrap_or_default(),
-        ))
+        let ids = data
+            .and_then(|d| catch_unwind(AssertUnwindSafe(|| d.index().describe_ids())).ok())
+            .unwrap_or_default();
+        Outcome::Failed(error(ids))
     }
 
-    /// Runs every step on a built batch; `Err` holds the outcome of a batch that ended early.
+    /// Runs every worker step on a built batch; `Err` holds the outcome of a batch that ended
+    /// early.
     fn steps(&self, batch: u64, data: &mut B, worker: usize) -> Result<(), Outcome<B>> {
         self.emit(batch, worker, || EventKind::BatchCreated);
         let _span = tracing::debug_span!("batch", number = batch).entered();
+        let plan = &self.steps.steps;
         let mut ctx = Context::new(batch, &self.ctx);
         let mut turns = Turns {
-            gates: &self.gates,
+            run: &self.steps,
             batch,
-            passed: vec![false; self.gates.len()],
+            passed: vec![false; self.steps.gates.len()],
         };
         let mut held: Vec<(Arc<str>, LockGuard)> = Vec::new();
         let cancelled = || {
@@ -268,33 +299,27 @@ impl<B: Batch> Run<B> {
             Err(Outcome::Cancelled)
         };
         let mut next = 0;
-        while let Some(step) = self.plan.get(next) {
+        while let Some(step) = plan.get(next) {
             next += 1;
             if self.abandoned(batch) {
                 return cancelled();
             }
             match step {
-                PlanStep::Branch { p, len } => {
+                RunStep::Branch { p, len } => {
                     if !ctx.rng().random_bool(*p) {
                         // Skipped steps pass their turns at once: later batches need not wait.
-                        for skipped in &self.plan[next..next + len] {
-                            if let PlanStep::Action { gate: Some(g), .. } = skipped {
-                                turns.pass(*g);
+                        for skipped in &plan[next..next + len] {
+                            if let Some(g) = skipped.gate() {
+                                turns.pass(g);
                             }
                         }
                         next += len;
                     }
                 }
-                PlanStep::Action { action, lock, gate } => {
-                    if let Some(g) = *gate {
-                        if !turns.passed[g] {
-                            let name = lock.as_ref().map(|l| &l.0).unwrap_or(&action.name);
-                            self.emit(batch, worker, || EventKind::LockWaiting {
-                                lock: Arc::clone(name),
-                            });
-                            if !self.gates[g].wait_turn(batch, || self.abandoned(batch)) {
-                                return cancelled();
-                            }
+                RunStep::Action { action, lock, gate } => {
+                    if let Some(turn) = gate {
+                        if !self.wait_turn(&turns, turn, batch, worker) {
+                            return cancelled();
                         }
                     }
                     if let Some((name, _)) = lock
@@ -314,64 +339,33 @@ impl<B: Batch> Run<B> {
                             }
                         }));
                     }
-                    let guard = lock
-                        .as_ref()
-                        .map(|(name, l)| self.acquire(name, l, batch, worker));
-                    self.emit(batch, worker, || EventKind::ActionStarted {
-                        action: Arc::clone(&action.name),
-                    });
-                    let result = {
-                        let _span = tracing::trace_span!("action", name = &*action.name).entered();
-                        catch_unwind(AssertUnwindSafe(|| (action.f)(data, &mut ctx)))
+                    let guard = match lock {
+                        Some((name, l)) => match self.acquire(name, l, batch, worker) {
+                            Some(guard) => Some((name, guard)),
+                            None => return cancelled(),
+                        },
+                        None => None,
                     };
-                    self.emit(batch, worker, || EventKind::ActionFinished {
-                        action: Arc::clone(&action.name),
-                    });
-                    if let Some(guard) = guard {
+                    if self.abandoned(batch) {
+                        // A stop request came while the batch waited: start nothing new.
+                        return cancelled();
+                    }
+                    let result = self.call(action, data, &mut ctx, batch, worker);
+                    if let Some((name, guard)) = guard {
                         drop(guard);
-                        let name = &lock.as_ref().expect("a guard has a lock").0;
                         self.emit(batch, worker, || EventKind::LockReleased {
                             lock: Arc::clone(name),
                         });
                     }
-                    if let Some(g) = *gate {
-                        turns.pass(g);
+                    if let Some(turn) = gate {
+                        turns.pass(turn.gate);
+                        self.emit(batch, worker, || EventKind::LockReleased {
+                            lock: Arc::clone(&turn.name),
+                        });
                     }
-                    let error = match result {
-                        Ok(Ok(())) => continue,
-                        Ok(Err(err)) => err,
-                        Err(payload) => {
-                            return Err(self.fail(batch, worker, Some(data), |ids| {
-                                PipelineError::Panic {
-                                    batch,
-                                    ids,
-                                    action: Arc::clone(&action.name),
-                                    message: panic_message(payload.as_ref()),
-                                }
-                            }));
-                        }
-                    };
-                    return Err(match error.into_outcome() {
-                        ActionOutcome::Skip => {
-                            self.emit(batch, worker, || EventKind::BatchSkipped);
-                            Outcome::Skipped
-                        }
-                        ActionOutcome::Stop => {
-                            self.emit(batch, worker, || EventKind::BatchStopped);
-                            Outcome::Stopped
-                        }
-                        ActionOutcome::Failed { message, source } => {
-                            self.fail(batch, worker, Some(data), |ids| PipelineError::Action {
-                                batch,
-                                ids,
-                                action: Arc::clone(&action.name),
-                                message,
-                                source,
-                            })
-                        }
-                    });
+                    result.map_err(|end| self.end_early(end, action, batch, worker, data))?;
                 }
-                PlanStep::Acquire { name, lock } => {
+                RunStep::Acquire { name, lock, gate } => {
                     if held.iter().any(|(n, _)| n == name) {
                         return Err(self.fail(batch, worker, Some(data), |ids| {
                             PipelineError::Lock {
@@ -382,10 +376,23 @@ impl<B: Batch> Run<B> {
                             }
                         }));
                     }
-                    let guard = self.acquire(name, lock, batch, worker);
+                    if let Some(turn) = gate {
+                        if !self.wait_turn(&turns, turn, batch, worker) {
+                            return cancelled();
+                        }
+                    }
+                    let Some(guard) = self.acquire(name, lock, batch, worker) else {
+                        return cancelled();
+                    };
                     held.push((Arc::clone(name), guard));
+                    if let Some(turn) = gate {
+                        turns.pass(turn.gate);
+                        self.emit(batch, worker, || EventKind::LockReleased {
+                            lock: Arc::clone(&turn.name),
+                        });
+                    }
                 }
-                PlanStep::Release { name } => {
+                RunStep::Release { name } => {
                     let Some(pos) = held.iter().position(|(n, _)| n == name) else {
                         return Err(self.fail(batch, worker, Some(data), |ids| {
                             PipelineError::Lock {
@@ -408,49 +415,140 @@ impl<B: Batch> Run<B> {
         Ok(())
     }
 
+    /// Calls one action on the batch, with its events; `Err` holds what ended the batch.
+    pub(crate) fn call(
+        &self,
+        action: &Action<B>,
+        data: &mut B,
+        ctx: &mut Context<'_>,
+        batch: u64,
+        worker: usize,
+    ) -> Result<(), EndedBy> {
+        self.emit(batch, worker, || EventKind::ActionStarted {
+            action: Arc::clone(&action.name),
+        });
+        let result = {
+            let _span = tracing::trace_span!("action", name = &*action.name).entered();
+            catch_unwind(AssertUnwindSafe(|| (action.f)(data, ctx)))
+        };
+        self.emit(batch, worker, || EventKind::ActionFinished {
+            action: Arc::clone(&action.name),
+        });
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(EndedBy::Error(err)),
+            Err(payload) => Err(EndedBy::Panic(panic_message(payload.as_ref()))),
+        }
+    }
+
+    /// The outcome of a batch whose action returned an error or panicked.
+    pub(crate) fn end_early(
+        &self,
+        end: EndedBy,
+        action: &Action<B>,
+        batch: u64,
+        worker: usize,
+        data: &B,
+    ) -> Outcome<B> {
+        let error = match end {
+            EndedBy::Panic(message) => {
+                return self.fail(batch, worker, Some(data), |ids| PipelineError::Panic {
+                    batch,
+                    ids,
+                    action: Arc::clone(&action.name),
+                    message,
+                })
+            }
+            EndedBy::Error(error) => error,
+        };
+        match error.into_outcome() {
+            ActionOutcome::Skip => {
+                self.emit(batch, worker, || EventKind::BatchSkipped);
+                Outcome::Skipped
+            }
+            ActionOutcome::Stop => {
+                self.emit(batch, worker, || EventKind::BatchStopped);
+                Outcome::Stopped
+            }
+            ActionOutcome::Failed { message, source } => {
+                self.fail(batch, worker, Some(data), |ids| PipelineError::Action {
+                    batch,
+                    ids,
+                    action: Arc::clone(&action.name),
+                    message,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Waits for the batch's turn at an ordered gate; `false` when the batch is abandoned.
+    fn wait_turn(&self, turns: &Turns<'_, B>, turn: &Turn, batch: u64, worker: usize) -> bool {
+        if turns.passed[turn.gate] {
+            return true;
+        }
+        self.emit(batch, worker, || EventKind::LockWaiting {
+            lock: Arc::clone(&turn.name),
+        });
+        if !self.steps.gates[turn.gate].wait_turn(batch, || self.abandoned(batch)) {
+            return false;
+        }
+        self.emit(batch, worker, || EventKind::LockAcquired {
+            lock: Arc::clone(&turn.name),
+        });
+        true
+    }
+
+    /// Takes a lock, with its events; `None` when the batch is abandoned while it waits.
     fn acquire(
         &self,
         name: &Arc<str>,
-        lock: &Arc<RawLock>,
+        lock: &Arc<super::lock::NamedLock>,
         batch: u64,
         worker: usize,
-    ) -> LockGuard {
-        let guard = match lock.try_lock_arc() {
+    ) -> Option<LockGuard> {
+        let guard = match lock.try_acquire() {
             Some(guard) => guard,
             None => {
                 self.emit(batch, worker, || EventKind::LockWaiting {
                     lock: Arc::clone(name),
                 });
-                lock.lock_arc()
+                lock.acquire(|| self.abandoned(batch))?
             }
         };
         self.emit(batch, worker, || EventKind::LockAcquired {
             lock: Arc::clone(name),
         });
-        guard
+        Some(guard)
     }
+}
+
+/// Why an action did not complete.
+pub(crate) enum EndedBy {
+    Error(ActionError),
+    Panic(String),
 }
 
 /// The ordered gates a batch has yet to pass; passes them all when dropped, so that a batch
 /// that ends early (or unwinds) never blocks the batches after it.
-struct Turns<'a> {
-    gates: &'a [Gate],
+struct Turns<'a, B> {
+    run: &'a RunSteps<B>,
     batch: u64,
     passed: Vec<bool>,
 }
 
-impl Turns<'_> {
+impl<B> Turns<'_, B> {
     fn pass(&mut self, gate: usize) {
         if !self.passed[gate] {
             self.passed[gate] = true;
-            self.gates[gate].pass(self.batch);
+            self.run.gates[gate].pass(self.batch);
         }
     }
 }
 
-impl Drop for Turns<'_> {
+impl<B> Drop for Turns<'_, B> {
     fn drop(&mut self) {
-        for g in 0..self.gates.len() {
+        for g in 0..self.passed.len() {
             self.pass(g);
         }
     }
@@ -464,5 +562,22 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_string()
+    }
+}
+
+/// The positions of batch `batch` from the sampler: `None` when the index has no batch left,
+/// an error when the sampler panicked (the run then ends at this batch).
+pub(crate) fn draw(
+    sampler: &mut crate::index::Sampler,
+    batch: u64,
+) -> Option<Result<Vec<usize>, PipelineError>> {
+    match catch_unwind(AssertUnwindSafe(|| sampler.next_positions())) {
+        Ok(positions) => positions.map(Ok),
+        Err(payload) => Some(Err(PipelineError::Panic {
+            batch,
+            ids: String::new(),
+            action: "(sampler)".into(),
+            message: panic_message(payload.as_ref()),
+        })),
     }
 }

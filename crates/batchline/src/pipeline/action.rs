@@ -200,6 +200,7 @@ pub struct Action<B> {
     pub(crate) name: Arc<str>,
     pub(crate) lock: Option<Arc<str>>,
     pub(crate) ordered: bool,
+    pub(crate) commit: bool,
     pub(crate) f: Arc<ActionFn<B>>,
 }
 
@@ -209,6 +210,7 @@ impl<B> Clone for Action<B> {
             name: Arc::clone(&self.name),
             lock: self.lock.clone(),
             ordered: self.ordered,
+            commit: self.commit,
             f: Arc::clone(&self.f),
         }
     }
@@ -220,6 +222,7 @@ impl<B> fmt::Debug for Action<B> {
             .field("name", &self.name)
             .field("lock", &self.lock)
             .field("ordered", &self.ordered)
+            .field("commit", &self.commit)
             .finish()
     }
 }
@@ -235,6 +238,7 @@ impl<B> Action<B> {
             name: name.into(),
             lock: None,
             ordered: false,
+            commit: false,
             f: Arc::new(move |b: &mut B, ctx: &mut Context<'_>| f(b, ctx).into_action_result()),
         }
     }
@@ -251,11 +255,52 @@ impl<B> Action<B> {
     /// reach it in, so that a stateful action sees the same sequence for any prefetch.
     ///
     /// A batch that ends before reaching the action (skipped, failed, cancelled) passes its turn
-    /// on. If the action is reached again by the same batch (a repeated step), the repetition runs
-    /// under the action's lock but without waiting for a turn.
+    /// on. Each occurrence of the action in the pipeline (a repeated step, say) has its own
+    /// turns: batch `n` enters every occurrence after batch `n - 1` has left it. An
+    /// `acquire_lock` section that holds an ordered step is entered in batch order too, so
+    /// the section cannot deadlock. The turns are the executor's own: they never share a
+    /// mutex with a user lock of the same name.
+    ///
+    /// An ordered action runs on a worker, ahead of the consumer: after a
+    /// [`resume`](crate::Pipeline::resume), the batches that were prefetched but not received
+    /// pass it again. For side effects that must happen exactly once per received batch, use
+    /// [`commit`](Self::commit).
     #[must_use]
     pub fn ordered(mut self) -> Self {
         self.ordered = true;
+        self
+    }
+
+    /// Makes this a commit step: it runs on the consumer's thread when the consumer receives
+    /// the batch, in batch order, after every other step; its side effects happen once per
+    /// batch received, so a run resumed from a [`Checkpoint`](crate::Checkpoint) repeats none
+    /// of them and state variables it changes are saved as of the last batch received.
+    ///
+    /// Commit steps come last in a pipeline (a step after one, or one inside `sometimes`, is a
+    /// [`PipelineError::Build`](crate::PipelineError::Build) error when the run starts). Their
+    /// errors, skips and stop requests count like those of other steps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::{Action, Context, Dataset, DatasetIndex, RunSpec};
+    /// use batchline::batch::IdsBatch;
+    ///
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
+    /// let p = ds.p().init_state_variable("seen", 0_u64).push(
+    ///     Action::new("count", |b: &mut IdsBatch, ctx: &mut Context| {
+    ///         ctx.variables().update("seen", |n: &mut u64| *n += b.len() as u64)
+    ///     })
+    ///     .commit(),
+    /// );
+    /// p.run(&RunSpec::new(3).prefetch(2))?;
+    /// assert_eq!(p.variables().get::<u64>("seen")?, 10);
+    /// # use batchline::Batch;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn commit(mut self) -> Self {
+        self.commit = true;
         self
     }
 

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use super::{Action, ActionError, Arg, Config, Context, IntoActionResult, Pipeline, Step};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::exec::{BatchIter, Outcome, PipelineError, Run, RunSpec};
+use crate::exec::{BatchIter, Outcome, PipelineError, Run, RunSpec, RunSteps};
 use crate::pipeline::RunContext;
 
 /// What [`Pipeline::reset`] starts afresh.
@@ -325,14 +325,13 @@ impl<B: Batch, C: Batch<Id = B::Id>> Joined<B, C> {
                         Arc::clone(&other.variables),
                         Arc::new(other.config.clone()),
                     );
+                    let steps = RunSteps::new(&other.steps, &other.locks, false, 0)
+                        .map_err(|e| ActionError::with_source(format!("join: {e}"), e))?;
                     Ok::<_, ActionError>(Run::new(
                         other_ds.clone(),
-                        &other.steps,
-                        &other.locks,
+                        steps,
                         sub_ctx,
                         &RunSpec::new(1),
-                        false,
-                        0,
                     ))
                 })?;
                 match run.process_built(ctx.batch(), joined, 0) {

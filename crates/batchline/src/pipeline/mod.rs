@@ -23,8 +23,8 @@ use std::sync::Arc;
 use crate::batch::Batch;
 use crate::dataset::Dataset;
 use crate::exec::{
-    BatchIter, Checkpoint, CheckpointError, LockRegistry, Origin, PipelineError, Run, RunReport,
-    RunSpec,
+    BatchIter, Checkpoint, CheckpointError, LockRegistry, Origin, PipelineError, Run, RunError,
+    RunReport, RunSpec, RunSteps,
 };
 use state::VarDecl;
 
@@ -567,15 +567,8 @@ impl<B: Batch> Pipeline<B> {
                 .map_err(|e| PipelineError::Spawn(std::io::Error::other(e)))?;
             ctx.pool = Some(Arc::new(pool));
         }
-        let run = Run::new(
-            dataset.clone(),
-            &self.steps,
-            &self.locks,
-            ctx,
-            spec,
-            true,
-            origin.first,
-        );
+        let steps = RunSteps::new(&self.steps, &self.locks, true, origin.first)?;
+        let run = Run::new(dataset.clone(), steps, ctx, spec);
         BatchIter::start(run, sampler, spec, total, &self.before, &self.after, origin)
     }
 
@@ -622,11 +615,22 @@ impl<B: Batch> Pipeline<B> {
     /// # Errors
     ///
     /// As [`gen_batch`](Self::gen_batch), and the first failed batch's error unless
-    /// `ignore_errors` is set.
-    pub fn run(&self, spec: &RunSpec) -> Result<RunReport, PipelineError> {
-        let mut iter = self.gen_batch(spec)?;
-        for batch in iter.by_ref() {
-            batch?;
+    /// `ignore_errors` is set; the [`RunError`] keeps the report of what the run did until
+    /// then, and converts into [`PipelineError`] with `?`.
+    pub fn run(&self, spec: &RunSpec) -> Result<RunReport, RunError> {
+        let mut iter = self.gen_batch(spec).map_err(|error| RunError {
+            error,
+            report: Box::default(),
+        })?;
+        while let Some(batch) = iter.next() {
+            if let Err(error) = batch {
+                // Let the run end (joining its workers, running `after`) before reporting.
+                iter.by_ref().for_each(drop);
+                return Err(RunError {
+                    error,
+                    report: Box::new(iter.report()),
+                });
+            }
         }
         Ok(iter.report())
     }

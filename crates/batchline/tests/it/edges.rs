@@ -48,7 +48,7 @@ fn a_lock_taken_twice_by_one_batch_is_an_error_not_a_hang() {
         .acquire_lock("merge")
         .push(Action::new("merge", |_: &mut Probe, _: &mut Context| {}).lock("merge"));
     let err = with_watchdog(LIMIT, move || {
-        p.run(&RunSpec::new(2).prefetch(1)).unwrap_err()
+        p.run(&RunSpec::new(2).prefetch(1)).unwrap_err().error
     });
     assert!(matches!(err, PipelineError::Lock { .. }), "{err}");
     assert!(err.to_string().contains("already holds"), "{err}");

@@ -46,7 +46,7 @@ fn an_error_arrives_at_its_place_and_ends_the_run() {
         assert_eq!(
             got[3],
             Err(
-                "batch #4 [6, 7]: action \"parse\" failed: invalid digit found in string"
+                "batch 3 [6, 7]: action \"parse\" failed: invalid digit found in string"
                     .to_string()
             )
         );
@@ -65,7 +65,8 @@ fn the_error_names_batch_ids_and_action_and_keeps_its_source() {
             },
         )
         .run(&RunSpec::new(10))
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(err.batch(), Some(0));
     assert_eq!(err.action(), Some("open"));
     match &err {
@@ -101,7 +102,7 @@ fn panics_are_caught_and_reported_at_their_place() {
         assert!(matches!(err, PipelineError::Panic { batch: 2, .. }));
         assert_eq!(
             err.to_string(),
-            "batch #3 [2]: action \"boom\" panicked: exploded on [2]"
+            "batch 2 [2]: action \"boom\" panicked: exploded on [2]"
         );
     }
 }
@@ -129,7 +130,7 @@ fn a_panic_outside_actions_still_names_the_batch_ids() {
         assert_eq!(*got[0].as_ref().unwrap(), 0);
         assert_eq!(
             got[1].as_ref().unwrap_err().to_string(),
-            "batch #2 [2, 3]: action \"(executor)\" panicked: observer gave up"
+            "batch 1 [2, 3]: action \"(observer)\" panicked: observer gave up"
         );
     }
 }

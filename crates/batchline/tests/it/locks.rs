@@ -128,7 +128,7 @@ fn misused_lock_steps_are_errors() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "batch #1 [0, 1]: lock \"x\": release_lock on a lock the batch does not hold"
+        "batch 0 [0, 1]: lock \"x\": release_lock on a lock the batch does not hold"
     );
     let err = dataset(4)
         .p()
