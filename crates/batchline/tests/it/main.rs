@@ -9,6 +9,7 @@ mod common;
 mod auto;
 mod cancel;
 mod compose;
+mod defects;
 mod edges;
 mod errors;
 mod failures;
