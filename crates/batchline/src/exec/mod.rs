@@ -39,7 +39,7 @@ mod events;
 mod lock;
 mod prefetch;
 mod profile;
-mod progress;
+pub(crate) mod progress;
 mod rebatch;
 mod run;
 mod spec;
