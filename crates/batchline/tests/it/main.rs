@@ -24,4 +24,5 @@ mod rebatch;
 mod resume;
 mod shard;
 mod stress;
+mod stress_random;
 mod timeline;
