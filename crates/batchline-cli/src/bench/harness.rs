@@ -47,6 +47,10 @@ pub(crate) struct Row {
     /// For a batchline row: pariter's `best_s` at the same k / this row's `best_s` (above 1,
     /// faster than pariter); none where there is no pariter figure at that k.
     pub(crate) vs_pariter: Option<f64>,
+    /// What the suite checked or counted besides the time (`k+1 bound: at most 4 in flight,
+    /// 4 reached`, `actions started after drop: 0`), printed under the table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notes: Vec<String>,
 }
 
 /// A variant of a suite: what it is and one round of it.
@@ -120,6 +124,7 @@ pub(crate) fn measure(
                 Kind::Batchline => pariter_best(v.k).map(|p| p / b),
                 Kind::Baseline | Kind::Pariter => None,
             },
+            notes: Vec::new(),
         })
         .collect();
     Ok(rows)
@@ -195,4 +200,35 @@ pub(crate) fn ids_pipeline(items: usize, actions: &[(&str, IdsAction)]) -> Pipel
         p = p.apply(name, f);
     }
     p
+}
+
+/// Counts the batches created and not released from a run's events (`BatchCreated` minus
+/// `BatchReleased`) and keeps the most at once.
+#[derive(Clone, Default)]
+pub(crate) struct InFlight {
+    now: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    most: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl InFlight {
+    /// The observer that counts.
+    pub(crate) fn observer(&self) -> impl Fn(&batchline::Event) + Send + Sync + 'static {
+        use std::sync::atomic::Ordering;
+        let me = self.clone();
+        move |e: &batchline::Event| match e.kind {
+            batchline::EventKind::BatchCreated => {
+                let n = me.now.fetch_add(1, Ordering::SeqCst) + 1;
+                me.most.fetch_max(n, Ordering::SeqCst);
+            }
+            batchline::EventKind::BatchReleased => {
+                me.now.fetch_sub(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+    }
+
+    /// The most batches created and not released at once.
+    pub(crate) fn most(&self) -> i64 {
+        self.most.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

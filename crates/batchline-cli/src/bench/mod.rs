@@ -7,11 +7,12 @@
 //!
 //! The files: `args` (the command line and its settings), `harness` (variants, rounds, rows),
 //! `report` (the machine, the JSON document, the table), `suites` (overhead, latency, cpu),
-//! `images`. A new suite is a variant of [`Suite`], a file of its own next to these with the
+//! `images`, `executor` (drop, epoch). A new suite is a variant of [`Suite`], a file of its own next to these with the
 //! function that makes its rows (usually with `harness::measure`), and a line in
 //! [`run_suites`].
 
 mod args;
+mod executor;
 mod harness;
 mod images;
 mod report;
@@ -42,10 +43,23 @@ pub(crate) enum Suite {
     /// 512 PNG images of 256×256: load, resize to 128×128, random flip, tensor (needs the
     /// `image` feature).
     Images,
+    /// Early drop: k = 7, 100 ms locked actions: the time `drop` takes and the actions started
+    /// after it began.
+    Drop,
+    /// The epoch boundary: 10 M shuffled items, k = 3: the consumer's wait for the first batch
+    /// of epoch 2 next to a mid-epoch one.
+    Epoch,
 }
 
 impl Suite {
-    const ALL: [Suite; 4] = [Suite::Overhead, Suite::Latency, Suite::Cpu, Suite::Images];
+    const ALL: [Suite; 6] = [
+        Suite::Overhead,
+        Suite::Latency,
+        Suite::Cpu,
+        Suite::Images,
+        Suite::Drop,
+        Suite::Epoch,
+    ];
 
     /// Whether this build can run the suite.
     pub(crate) fn available(self) -> bool {
@@ -59,6 +73,8 @@ impl Suite {
             Suite::Latency => "latency",
             Suite::Cpu => "cpu",
             Suite::Images => "images",
+            Suite::Drop => "drop",
+            Suite::Epoch => "epoch",
         }
     }
 }
@@ -97,6 +113,8 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             Suite::Latency => suites::latency(settings)?,
             Suite::Cpu => suites::cpu(settings)?,
             Suite::Images => images::images(settings)?,
+            Suite::Drop => executor::early_drop(settings)?,
+            Suite::Epoch => executor::epoch_boundary(settings)?,
         });
     }
     Ok(rows)

@@ -194,6 +194,19 @@ pub(crate) fn render(report: &Report) -> String {
     for row in &cells {
         out += &line(row);
     }
+    let notes: Vec<String> = report
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.notes
+                .iter()
+                .map(move |n| format!("- {} / {}: {n}\n", r.suite.name(), r.variant))
+        })
+        .collect();
+    if !notes.is_empty() {
+        out += "\n";
+        out += &notes.concat();
+    }
     out += &format!(
         "\ntime: {} of the same work.\n\
          vs baseline: the suite's baseline time / this time (above 1: faster than the baseline).\n\

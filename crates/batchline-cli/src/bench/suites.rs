@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use batchline::batch::IdsBatch;
 use batchline::index::BatchSpec;
-use batchline::{BatchIndex, Context, Dataset, DatasetIndex};
+use batchline::{BatchIndex, Context, Dataset, DatasetIndex, RunSpec};
 
-use super::harness::{ids_pipeline, measure, pipeline_and_pariter, IdsAction, Kind, Variant};
+use super::harness::{
+    ids_pipeline, measure, pipeline_and_pariter, IdsAction, InFlight, Kind, Variant,
+};
 use super::{Row, Settings, Suite};
 
 /// 10 000 batches of 10 ids (1 000 with `--quick`) through 3 no-op actions.
@@ -48,13 +50,41 @@ pub(crate) fn overhead(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             batch
         },
     ));
-    measure(
+    let mut rows = measure(
         Suite::Overhead,
         "batches",
         batches,
         settings.rounds,
         variants,
-    )
+    )?;
+    // The exact k+1 bound, checked on a run of the same pipeline with an observer (outside
+    // the timed rounds: the observer costs more than a no-op action).
+    for row in rows.iter_mut().filter(|r| r.kind == Kind::Batchline) {
+        let Some(k) = row.k else { continue };
+        let count = InFlight::default();
+        let spec = RunSpec::new(BATCH_SIZE)
+            .prefetch(k)
+            .observer(count.observer());
+        let mut delivered = 0;
+        for batch in pipeline.gen_batch(&spec)? {
+            black_box(batch?);
+            delivered += 1;
+        }
+        anyhow::ensure!(
+            delivered == batches,
+            "k = {k}: {delivered} of {batches} batches"
+        );
+        let most = count.most();
+        anyhow::ensure!(
+            most <= k as i64 + 1,
+            "k = {k}: {most} batches were created and not released at once, more than k + 1"
+        );
+        row.notes.push(format!(
+            "k+1 bound checked: at most {} in flight, {most} reached",
+            k + 1
+        ));
+    }
+    Ok(rows)
 }
 
 /// 64 batches through 3 actions of a 10 ms sleep (16 batches and 5 ms with `--quick`).

@@ -29,6 +29,7 @@ fn defaults() {
     if cfg!(feature = "image") {
         all.push(Suite::Images);
     }
+    all.extend([Suite::Drop, Suite::Epoch]);
     assert_eq!(s.suites, all);
     assert!(args(&["--rounds", "0"]).settings().is_err());
     let s = args(&["--k", "3,1,3", "--suite", "cpu,overhead,cpu"])
@@ -107,6 +108,18 @@ fn quick_overhead_and_latency() {
     let back: Report = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
 
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.suite == Suite::Overhead && r.kind == Kind::Batchline)
+    {
+        let k = r.k.unwrap();
+        assert!(
+            r.notes[0].starts_with(&format!("k+1 bound checked: at most {} in flight", k + 1)),
+            "{r:?}"
+        );
+    }
+
     let table = render(&report);
     assert!(table.contains("| latency  | pariter k=1"), "{table}");
     // The header, the rule and the 8 rows.
@@ -127,4 +140,39 @@ fn ratios_read() {
 fn burn_is_deterministic() {
     assert_eq!(burn(7), burn(7));
     assert_ne!(burn(7), burn(8));
+}
+
+/// `--quick --suite drop,epoch --rounds 1`: the drop's time and its count of late actions,
+/// the two waits of the epoch boundary.
+#[test]
+fn quick_drop_and_epoch() {
+    let report = run_report(&args(&[
+        "--quick",
+        "--suite",
+        "drop,epoch",
+        "--rounds",
+        "1",
+    ]))
+    .unwrap();
+    let names: Vec<(Suite, &str)> = report
+        .rows
+        .iter()
+        .map(|r| (r.suite, r.variant.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Suite::Drop, "one action (20 ms)"),
+            (Suite::Drop, "batchline k=7 drop"),
+            (Suite::Epoch, "mid-epoch batch (median wait)"),
+            (Suite::Epoch, "first batch of epoch 2 (wait)"),
+        ]
+    );
+    let drop = &report.rows[1];
+    assert!(drop.best_s > 0.0 && drop.best_s < 10.0, "{drop:?}");
+    assert!(drop.notes[0].starts_with("actions started after drop began: "));
+    assert_eq!(drop.vs_baseline, report.rows[0].best_s / drop.best_s);
+    let first = &report.rows[3];
+    assert_eq!(first.vs_baseline, report.rows[2].best_s / first.best_s);
+    assert!(render(&report).contains("- drop / batchline k=7 drop: actions started"));
 }
