@@ -49,6 +49,9 @@ pub mod pipeline;
 
 pub use batch::Batch;
 pub use dataset::Dataset;
+/// Test support: captures what the progress bar draws. Not part of the API.
+#[doc(hidden)]
+pub use exec::progress::ProgressCapture;
 pub use exec::{
     BatchIter, Checkpoint, Event, EventKind, EventRecorder, Failure, FailureBudget, Observer,
     PipelineError, Profile, Rebatch, RunEnd, RunError, RunReport, RunSpec,

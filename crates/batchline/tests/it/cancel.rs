@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use batchline::{Context, Event, EventKind, RunSpec};
+use batchline::{Action, Context, Event, EventKind, RunSpec};
 use common::{dataset, with_watchdog, Jitter, Probe};
 
 /// Decrements a counter when the thread that holds it exits.
@@ -35,56 +35,74 @@ fn register_thread(live: &Arc<AtomicUsize>) {
     });
 }
 
+/// k = 7, three 100 ms actions per batch (plain, or the middle one under a lock): dropping
+/// the iterator after two batches returns within about one action's time, no action starts
+/// after the drop began (the flag is armed before `drop` is called), and every worker thread
+/// has exited when `drop` returns.
+///
+/// Without cancellation the in-flight batches run their remaining actions after the drop
+/// (actions start after it), and with the lock the six queued batches run their 100 ms
+/// locked action one after the other (600 ms and more): the 400 ms allowed for the drop
+/// (one 100 ms action, with a generous margin for a loaded machine) fails then.
 #[test]
-fn breaking_out_stops_promptly_and_joins_every_worker() {
-    let live_threads = Arc::new(AtomicUsize::new(0));
-    let dropped = Arc::new(AtomicBool::new(false));
-    let started_after_drop = Arc::new(AtomicUsize::new(0));
-    let (lt, d, s) = (
-        Arc::clone(&live_threads),
-        Arc::clone(&dropped),
-        Arc::clone(&started_after_drop),
-    );
-    let flag = Arc::clone(&dropped);
-    let (drop_time, full_time_estimate) = with_watchdog(Duration::from_secs(60), move || {
-        let observer = move |e: &Event| {
-            if matches!(e.kind, EventKind::ActionStarted { .. }) && d.load(Ordering::SeqCst) {
-                s.fetch_add(1, Ordering::SeqCst);
+fn breaking_out_stops_within_one_action_and_joins_every_worker() {
+    for locked in [false, true] {
+        let live_threads = Arc::new(AtomicUsize::new(0));
+        let dropping = Arc::new(AtomicBool::new(false));
+        let started_after_drop = Arc::new(AtomicUsize::new(0));
+        let (lt, d, s) = (
+            Arc::clone(&live_threads),
+            Arc::clone(&dropping),
+            Arc::clone(&started_after_drop),
+        );
+        let flag = Arc::clone(&dropping);
+        let (drop_time, threads_at_drop_end) = with_watchdog(Duration::from_secs(60), move || {
+            let observer = move |e: &Event| {
+                if matches!(e.kind, EventKind::ActionStarted { .. }) && d.load(Ordering::SeqCst) {
+                    s.fetch_add(1, Ordering::SeqCst);
+                }
+            };
+            let action_ms = 100;
+            let mut p = dataset(400).p();
+            for name in ["a1", "a2", "a3"] {
+                let lt = Arc::clone(&lt);
+                let action = Action::new(name, move |_: &mut Probe, _: &mut Context| {
+                    register_thread(&lt);
+                    sleep(Duration::from_millis(action_ms));
+                });
+                p = p.push(if locked && name == "a2" {
+                    action.lock("L")
+                } else {
+                    action
+                });
             }
-        };
-        let action_ms = 50;
-        let mut p = dataset(400).p();
-        for name in ["a1", "a2", "a3"] {
-            let lt = Arc::clone(&lt);
-            p = p.apply(name, move |_: &mut Probe, _: &mut Context| {
-                register_thread(&lt);
-                sleep(Duration::from_millis(action_ms));
-            });
-        }
-        let mut iter = p
-            .gen_batch(&RunSpec::new(4).prefetch(7).observer(observer))
-            .unwrap();
-        for _ in 0..2 {
-            iter.next().unwrap().unwrap();
-        }
-        let t = Instant::now();
-        drop(iter);
-        let drop_time = t.elapsed();
-        flag.store(true, Ordering::SeqCst);
-        (drop_time, Duration::from_millis(100 * 3 * action_ms / 8))
-    });
-    // Each in-flight batch finishes at most its current action (50 ms) before stopping.
-    assert!(
-        drop_time < Duration::from_millis(1000),
-        "drop took {drop_time:?}"
-    );
-    assert!(drop_time < full_time_estimate);
-    assert_eq!(
-        live_threads.load(Ordering::SeqCst),
-        0,
-        "every worker thread has exited"
-    );
-    assert_eq!(started_after_drop.load(Ordering::SeqCst), 0);
+            let mut iter = p
+                .gen_batch(&RunSpec::new(4).prefetch(7).observer(observer))
+                .unwrap();
+            for _ in 0..2 {
+                iter.next().unwrap().unwrap();
+            }
+            // Armed before the drop begins: any action started from now on is counted.
+            flag.store(true, Ordering::SeqCst);
+            let t = Instant::now();
+            drop(iter);
+            (t.elapsed(), lt.load(Ordering::SeqCst))
+        });
+        let what = if locked { "locked" } else { "plain" };
+        assert_eq!(
+            started_after_drop.load(Ordering::SeqCst),
+            0,
+            "{what}: actions started after the drop began (drop took {drop_time:?})"
+        );
+        assert!(
+            drop_time < Duration::from_millis(400),
+            "{what}: drop took {drop_time:?}, more than one action's time (100 ms) and the margin"
+        );
+        assert_eq!(
+            threads_at_drop_end, 0,
+            "{what}: every worker thread has exited when drop returns"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod common;
 mod auto;
 mod cancel;
 mod compose;
+mod defects;
 mod edges;
 mod errors;
 mod failures;
@@ -21,6 +22,9 @@ mod prefetch;
 mod profile;
 mod rebatch;
 mod resume;
+// enabled when Action::commit lands (defect 6: resume is exact for commit steps)
+// mod resume_commit;
 mod shard;
 mod stress;
+mod stress_random;
 mod timeline;

@@ -1,4 +1,5 @@
-//! The prefetch contract of DESIGN.md, checked on recorded events and batch contents.
+//! The prefetch contract (stated in the module docs of `batchline::exec`), checked on recorded
+//! events and batch contents.
 
 use crate::common;
 

@@ -94,16 +94,54 @@ fn the_profile_tees_with_the_users_observer_and_matches_its_events() {
     assert_eq!(profile.action("a").unwrap().count, 5);
 }
 
+/// The progress bar draws every batch, in order, with the total and the items' rate, and
+/// leaves the run unchanged; without `progress(true)` it draws nothing. The bar draws into a
+/// capture (standard error is not a terminal under the test harness).
 #[test]
-fn progress_on_gives_the_same_run() {
-    // Standard error is not a terminal under the test harness: the bar stays silent, and the
-    // run is unchanged.
+#[cfg(feature = "progress")]
+fn progress_draws_each_batch_and_leaves_the_run_unchanged() {
     let p = dataset(10).p().apply("a", nap(0));
     for k in [0, 3] {
-        let plain = p.run(&RunSpec::new(3).prefetch(k)).unwrap();
-        let shown = p.run(&RunSpec::new(3).prefetch(k).progress(true)).unwrap();
+        let p = p.clone();
+        let (plain, shown, silent, drawn) = with_watchdog(LIMIT, move || {
+            let plain = p.run(&RunSpec::new(3).prefetch(k)).unwrap();
+            let capture = batchline::ProgressCapture::start();
+            let silent = {
+                p.run(&RunSpec::new(3).prefetch(k)).unwrap();
+                capture.text()
+            };
+            let shown = p.run(&RunSpec::new(3).prefetch(k).progress(true)).unwrap();
+            (plain, shown, silent, capture.text())
+        });
         assert_eq!((plain.batches, plain.items), (shown.batches, shown.items));
+        assert_eq!((shown.batches, shown.items), (4, 10));
         assert!(shown.profile.is_none());
+        assert_eq!(silent, "", "k = {k}: no bar without progress(true)");
+        // Every count from 1 to 4 of 4 batches is drawn, in order, with the items' rate.
+        let counts: Vec<&str> = drawn
+            .lines()
+            .filter_map(|l| l.split_whitespace().find(|w| w.ends_with("/4")))
+            .collect();
+        let mut distinct = counts.clone();
+        distinct.dedup();
+        assert_eq!(
+            distinct.last(),
+            Some(&"4/4"),
+            "k = {k}: the bar ends at 4/4 batches:\n{drawn}"
+        );
+        for n in 1..=4 {
+            assert!(
+                distinct.contains(&format!("{n}/4").as_str()),
+                "k = {k}: batch {n} drawn:\n{drawn}"
+            );
+        }
+        let mut sorted = distinct.clone();
+        sorted.sort();
+        assert_eq!(sorted, distinct, "k = {k}: counts in order:\n{drawn}");
+        assert!(
+            drawn.contains("batches") && drawn.contains("items/s"),
+            "{drawn}"
+        );
     }
 }
 

@@ -1,14 +1,16 @@
 //! Randomised stress: random prefetch, timings, errors, panics, skips, locks and early drops,
-//! each case under a watchdog so that a deadlock fails instead of hanging.
+//! each case under a watchdog so that a deadlock fails instead of hanging; each case checks
+//! the sequence of batches and errors, the k+1 bound (an observer counts the batches created
+//! and not released) and that no batch leaks.
 
 use crate::common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::sleep;
 use std::time::Duration;
 
-use batchline::{Action, ActionError, Context, RunSpec};
+use batchline::{Action, ActionError, Context, Event, EventKind, RunSpec};
 use common::{counted_dataset, with_watchdog, Jitter, Probe};
 
 /// What a case's action does to batch `b`.
@@ -26,6 +28,30 @@ fn fate(seed: u64, b: u64) -> Fate {
         1 => Fate::Panic,
         2 => Fate::Skip,
         _ => Fate::Fine,
+    }
+}
+
+/// Counts the batches created and not released (`BatchCreated` minus `BatchReleased`) and
+/// keeps the most at once. The consumer reports a release before it lets the next batch be
+/// created, so the count never runs ahead of the executor's own.
+#[derive(Clone, Default)]
+struct BoundCheck {
+    now: Arc<AtomicI64>,
+    most: Arc<AtomicI64>,
+}
+
+impl BoundCheck {
+    fn on(&self, e: &Event) {
+        match e.kind {
+            EventKind::BatchCreated => {
+                let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most.fetch_max(n, Ordering::SeqCst);
+            }
+            EventKind::BatchReleased => {
+                self.now.fetch_sub(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -47,6 +73,8 @@ fn random_cases_keep_order_bounds_and_never_hang() {
         let max_us = j.below(1500);
         let live = Arc::new(AtomicUsize::new(0));
         let l = Arc::clone(&live);
+        let bound = BoundCheck::default();
+        let observer = bound.clone();
         let (got, report) = with_watchdog(Duration::from_secs(30), move || {
             let p = counted_dataset(n, l)
                 .p()
@@ -69,7 +97,12 @@ fn random_cases_keep_order_bounds_and_never_hang() {
                     .ordered(),
                 );
             let mut iter = p
-                .gen_batch(&RunSpec::new(bs).prefetch(k).ignore_errors(ignore))
+                .gen_batch(
+                    &RunSpec::new(bs)
+                        .prefetch(k)
+                        .ignore_errors(ignore)
+                        .observer(move |e: &Event| observer.on(e)),
+                )
                 .unwrap();
             let got: Vec<Result<u64, u64>> = iter
                 .by_ref()
@@ -108,5 +141,13 @@ fn random_cases_keep_order_bounds_and_never_hang() {
             0,
             "case {case}: a batch leaked"
         );
+        let most = bound.most.load(Ordering::SeqCst);
+        assert!(
+            most <= k as i64 + 1,
+            "case {case}: {most} batches created and not released at once with k = {k}"
+        );
+        if !got.is_empty() {
+            assert!(most >= 1, "case {case}: the observer saw the batches");
+        }
     }
 }

@@ -140,3 +140,134 @@ impl Jitter {
         self.next() % n
     }
 }
+
+/// The environment variable that tells a re-executed test binary which case to run.
+pub const CHILD_VAR: &str = "BATCHLINE_IT_CHILD";
+
+/// The case this process was started to run by [`run_child`], if it was.
+pub fn child_case() -> Option<String> {
+    std::env::var(CHILD_VAR).ok()
+}
+
+/// How a child process of [`run_child`] ended.
+#[derive(Debug)]
+pub struct ChildEnd {
+    /// `None` when it was killed after the time limit.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ChildEnd {
+    /// Whether the child's test passed (it exited with status 0).
+    pub fn passed(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+
+    /// What went wrong, for a failure message: hung, aborted (a signal), or the test's
+    /// failure, with the end of its output.
+    pub fn describe(&self) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        let how = match self.status {
+            None => "hung (killed after the time limit)".to_string(),
+            Some(s) if s.signal().is_some() => {
+                format!("died of signal {} (abort?)", s.signal().unwrap_or(0))
+            }
+            Some(s) => format!("exited with {s}"),
+        };
+        let tail = |s: &str| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines[lines.len().saturating_sub(25)..].join("\n")
+        };
+        format!(
+            "{how}\n--- stdout\n{}\n--- stderr\n{}",
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+    }
+}
+
+/// Runs the test `test` (its full path, `defects::name`) of this binary in a child process
+/// with [`CHILD_VAR`] set to `case` and the extra environment `envs`, on one test thread;
+/// kills it after `limit`. For what may abort the process or hang for ever.
+pub fn run_child(test: &str, case: &str, envs: &[(&str, &str)], limit: Duration) -> ChildEnd {
+    spawn_child(test, case, envs, None, limit)
+}
+
+/// [`run_child`] with the child's address space limited to `kib` KiB (`ulimit -v`): an
+/// allocation beyond it fails at once instead of eating the machine's memory.
+pub fn run_child_limited(test: &str, case: &str, kib: u64, limit: Duration) -> ChildEnd {
+    spawn_child(test, case, &[], Some(kib), limit)
+}
+
+fn spawn_child(
+    test: &str,
+    case: &str,
+    envs: &[(&str, &str)],
+    kib: Option<u64>,
+    limit: Duration,
+) -> ChildEnd {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = match kib {
+        None => Command::new(exe),
+        Some(kib) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+                .arg(exe);
+            sh
+        }
+    };
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_VAR, case)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the test binary starts again");
+    // Read the pipes on threads so that a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait().expect("the child can be waited for") {
+            Some(status) => break Some(status),
+            None if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    ChildEnd {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
+
+/// Runs `f`, turning a panic that escapes it into `Err(message)` (for "the panic must not
+/// reach the caller" checks).
+pub fn no_escape<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic".into())
+    })
+}
