@@ -17,6 +17,7 @@ const PIPELINE_METHODS: &[&str] = &[
     "before",
     "call",
     "checkpoint",
+    "commit",
     "chain",
     "config",
     "dataset",

@@ -118,6 +118,9 @@ impl<B: Batch> Pipeline<B> {
     pub fn repeat(mut self, n: usize) -> Self {
         match self.steps.pop() {
             Some(last) => {
+                if let Err(e) = check_repeat(n, 1, self.steps.len()) {
+                    return self.build_error(e);
+                }
                 self.steps.extend(std::iter::repeat_n(last, n));
                 self
             }
@@ -127,6 +130,9 @@ impl<B: Batch> Pipeline<B> {
 
     /// Appends the steps of `sub`, `n` times over.
     pub fn repeat_with(mut self, n: usize, sub: Pipeline<B>) -> Self {
+        if let Err(e) = check_repeat(n, sub.steps.len(), self.steps.len()) {
+            return self.build_error(e);
+        }
         for _ in 0..n {
             self.steps.extend(sub.steps.iter().cloned());
         }
@@ -249,6 +255,20 @@ impl<B: Batch> Pipeline<B> {
             })
             .ordered(),
         )
+    }
+}
+
+/// The most steps a pipeline may hold once repetitions are written out.
+const MAX_STEPS: usize = 1 << 16;
+
+/// Refuses a repetition that would make the pipeline longer than [`MAX_STEPS`].
+fn check_repeat(n: usize, each: usize, before: usize) -> Result<(), String> {
+    match n.checked_mul(each).and_then(|s| s.checked_add(before)) {
+        Some(total) if total <= MAX_STEPS => Ok(()),
+        _ => Err(format!(
+            "repeat({n}) of {each} step(s) would make the pipeline longer than the {MAX_STEPS} \
+             steps it may have"
+        )),
     }
 }
 

@@ -377,6 +377,18 @@ impl<B: Batch> Pipeline<B> {
         self.push(Action::new(name, f))
     }
 
+    /// Appends a closure as a commit step named `name`: it runs on the consumer's thread as
+    /// the consumer receives each batch, in batch order, after every other step, so its side
+    /// effects happen exactly once per batch received, also across a
+    /// [`resume`](Self::resume). See [`Action::commit`].
+    pub fn commit<F, R>(self, name: impl Into<Arc<str>>, f: F) -> Self
+    where
+        F: Fn(&mut B, &mut Context<'_>) -> R + Send + Sync + 'static,
+        R: IntoActionResult,
+    {
+        self.push(Action::new(name, f).commit())
+    }
+
     /// Takes the named lock (the one `#[action(lock = "name")]` uses): the steps up to the
     /// matching [`release_lock`](Self::release_lock) run for one batch at a time.
     ///

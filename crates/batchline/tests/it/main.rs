@@ -23,7 +23,7 @@ mod profile;
 mod rebatch;
 mod resume;
 // enabled when Action::commit lands (defect 6: resume is exact for commit steps)
-// mod resume_commit;
+mod resume_commit;
 mod shard;
 mod stress;
 mod stress_random;
