@@ -45,15 +45,20 @@ pub mod batch;
 pub mod dataset;
 pub mod exec;
 pub mod index;
+mod observe;
 pub mod pipeline;
 
 pub use batch::Batch;
 pub use dataset::Dataset;
 pub use exec::{
-    BatchIter, Checkpoint, Event, EventKind, EventRecorder, Failure, FailureBudget, Observer,
-    PipelineError, Profile, Rebatch, RunEnd, RunReport, RunSpec,
+    BatchIter, Checkpoint, Failure, FailureBudget, PipelineError, Rebatch, RunEnd, RunReport,
+    RunSpec,
 };
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
+pub use observe::{
+    chrome_trace, listing, ActionStats, Bar, BarKind, Event, EventKind, EventRecorder, Lane,
+    LockStats, Observer, Profile, Timeline,
+};
 pub use pipeline::{
     Action, ActionError, ActionResult, Arg, BatchRng, Config, Context, Pipeline, Reset, RunState,
     Update, Variables,

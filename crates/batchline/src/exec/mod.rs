@@ -35,23 +35,21 @@
 
 mod auto;
 mod checkpoint;
-mod events;
 mod lock;
 mod prefetch;
-mod profile;
 mod progress;
 mod rebatch;
 mod run;
 mod spec;
-mod timeline;
 
+pub use crate::observe::{
+    chrome_trace, listing, ActionStats, Bar, BarKind, Event, EventKind, EventRecorder, Lane,
+    LockStats, Observer, Profile, Timeline,
+};
 pub(crate) use checkpoint::fingerprint;
 pub use checkpoint::{Checkpoint, CheckpointError};
-pub use events::{chrome_trace, listing, Event, EventKind, EventRecorder, Observer};
-pub use profile::{ActionStats, LockStats, Profile};
 pub use rebatch::Rebatch;
 pub use spec::{FailureBudget, RunSpec};
-pub use timeline::{Bar, BarKind, Lane, Timeline};
 
 pub(crate) use lock::LockRegistry;
 pub(crate) use run::{Outcome, Run};
