@@ -52,6 +52,10 @@ pub struct LockStats {
     pub max_wait: Duration,
     /// The time the lock was held, in all.
     pub held: Duration,
+    /// The share of the run's time during which the lock was held (0 to 1): at 50% or more,
+    /// the steps under it set the pace (see [`Profile::verdict`]).
+    #[serde(default)]
+    pub held_share: f64,
     /// The share of the run's time during which the consumer waited for a batch that waited
     /// for this lock (0 to 1).
     pub bottleneck_share: f64,
@@ -280,6 +284,7 @@ impl Profile {
                     total_wait: times.iter().sum(),
                     max_wait: times.iter().max().copied().unwrap_or_default(),
                     held: held_total.get(name).copied().unwrap_or_default(),
+                    held_share: share(held_total.get(name).copied().unwrap_or_default(), elapsed),
                     bottleneck_share: share(
                         locks.blame.get(name).copied().unwrap_or_default(),
                         elapsed,

@@ -138,3 +138,77 @@ fn empty_run() {
     assert!(p.bottleneck().is_none());
     assert!(p.to_string().starts_with("0 batches"));
 }
+
+/// Defect 9's case: a lock held more than half of the run that never made the consumer wait
+/// (its batches never waited for it), while the consumer waited for batches in the step after
+/// it. The verdict names the table's top row and quotes its number; the lock's pace is a
+/// clause of its own, with the table's `held %`.
+#[test]
+fn the_verdict_names_the_tables_top_row_when_a_lock_is_held_most_of_the_time() {
+    use EventKind::*;
+    let (mid, last, l) = (act("mid"), act("last"), act("L"));
+    let mut events = Vec::new();
+    for i in 0..5u64 {
+        let t = 10 * i;
+        events.push(ev(t, i, LockAcquired { lock: l.clone() }));
+        events.push(ev(
+            t,
+            i,
+            ActionStarted {
+                action: mid.clone(),
+            },
+        ));
+        events.push(ev(
+            t + 6,
+            i,
+            ActionFinished {
+                action: mid.clone(),
+            },
+        ));
+        events.push(ev(t + 6, i, LockReleased { lock: l.clone() }));
+        events.push(ev(
+            t + 6,
+            i,
+            ActionStarted {
+                action: last.clone(),
+            },
+        ));
+        events.push(ev(
+            t + 16,
+            i,
+            ActionFinished {
+                action: last.clone(),
+            },
+        ));
+        events.push(ev(t + 16, i, BatchYielded));
+        events.push(ev(t + 17, i, BatchReleased));
+    }
+    let p = Profile::from_events(&events);
+    let lock = p.lock("L").unwrap();
+    assert_eq!(lock.bottleneck_share, 0.0);
+    assert!((lock.held_share - 30.0 / 57.0).abs() < 1e-9);
+    let last_share = p.action("last").unwrap().bottleneck_share;
+    assert!((last_share - 46.0 / 57.0).abs() < 1e-9);
+    let verdict = p.verdict();
+    assert!(
+        verdict.starts_with(
+            "action \"last\" is the bottleneck: the consumer waited 80.7% of the time for batches \
+             in it; lock \"L\" is held 52.6% of the time, so the steps under it run one batch at a \
+             time and set the pace"
+        ),
+        "{verdict}"
+    );
+    let table = p.to_string();
+    assert!(
+        table
+            .lines()
+            .any(|r| r.starts_with("last ") && r.ends_with("80.7%")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|r| r.starts_with("L ") && r.ends_with("52.6%        0.0%")),
+        "{table}"
+    );
+}

@@ -68,19 +68,20 @@ impl fmt::Display for Profile {
         if !self.locks.is_empty() {
             writeln!(
                 f,
-                "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}",
-                "lock", "taken", "waits", "wait ms", "max ms", "held ms", "bottleneck"
+                "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
+                "lock", "taken", "waits", "wait ms", "max ms", "held ms", "held %", "bottleneck"
             )?;
             for l in &self.locks {
                 writeln!(
                     f,
-                    "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>9.1}%",
+                    "{:<width$}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>9.1}%  {:>9.1}%",
                     l.name,
                     l.acquisitions,
                     l.waits,
                     Ms(l.total_wait),
                     Ms(l.max_wait),
                     Ms(l.held),
+                    100.0 * l.held_share,
                     100.0 * l.bottleneck_share,
                 )?;
             }
