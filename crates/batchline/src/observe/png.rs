@@ -24,7 +24,7 @@ impl Timeline {
                 lay.lane * self.lanes.len() as u32,
                 [0xee; 3],
             );
-            let label = format!("{}MS", fmt_ms(t));
+            let label = format!("{} ms", fmt_ms(t));
             font::draw(
                 &mut img,
                 x.saturating_sub(font::width(&label) / 2),
@@ -36,7 +36,7 @@ impl Timeline {
         }
         for (i, lane) in self.lanes.iter().enumerate() {
             let y = lay.top + lay.lane * i as u32;
-            let label = lane.label.to_uppercase();
+            let label = lane.label.clone();
             font::draw(
                 &mut img,
                 (lay.left - 8).saturating_sub(font::width(&label)),
@@ -79,10 +79,10 @@ impl Timeline {
             .actions
             .iter()
             .enumerate()
-            .map(|(i, a)| (a.to_uppercase(), colour(&BarKind::Action(i))))
+            .map(|(i, a)| (a.to_string(), colour(&BarKind::Action(i))))
             .collect();
-        entries.push(("LOCK WAIT".into(), LOCK));
-        entries.push(("CONSUMER WAITS / HOLDS".into(), WAIT));
+        entries.push(("lock wait".into(), LOCK));
+        entries.push(("consumer waits / holds".into(), WAIT));
         for (i, (name, c)) in entries.iter().enumerate() {
             let x = lay.left + (i as u32 % 3) * 240;
             let y = legend_top + 20 * (i as u32 / 3);
