@@ -192,13 +192,44 @@ impl Sampler {
     }
 
     /// Passes over the next `n` batches without drawing their items (to resume a run);
-    /// returns how many there were.
+    /// returns how many there were. Constant time, whatever `n` (batch numbers are positions
+    /// in a stream of epochs, computed by arithmetic; no permutation is drawn).
     pub(crate) fn skip(&mut self, n: u64) -> u64 {
-        let mut skipped = 0;
-        while skipped < n && self.step(None) {
-            skipped += 1;
+        if self.stopped || self.epochs_done() {
+            self.stopped = true;
+            return 0;
         }
-        skipped
+        let n = self
+            .n_iters
+            .map_or(n, |limit| n.min(limit.saturating_sub(self.iters)));
+        let (b, len) = (self.batch_size as u128, self.len as u128);
+        let moved = if self.drop_last {
+            // Whole batches only: `per_epoch` of them in every epoch, none straddles.
+            let per_epoch = len / b;
+            let now = self.epoch as u128 * per_epoch + self.start as u128 / b;
+            let end = self.n_epochs.map(|e| e as u128 * per_epoch);
+            let target = end.map_or(now + n as u128, |end| end.min(now + n as u128));
+            self.epoch = u64::try_from(target / per_epoch).unwrap_or(u64::MAX);
+            self.start = ((target % per_epoch) * b) as usize;
+            target - now
+        } else {
+            // Batches straddle epochs: batch `i` holds items `i·b ..` of the stream of epochs.
+            let now = self.epoch as u128 * len + self.start as u128;
+            let end = self.n_epochs.map(|e| e as u128 * len);
+            let left = end.map_or(u128::MAX, |end| (end - now).div_ceil(b));
+            let moved = left.min(n as u128);
+            let target = end.map_or(now + moved * b, |end| end.min(now + moved * b));
+            self.epoch = u64::try_from(target / len).unwrap_or(u64::MAX);
+            self.start = (target % len) as usize;
+            moved
+        };
+        // `moved <= n`, a u64.
+        let moved = moved as u64;
+        self.iters = self.iters.saturating_add(moved);
+        if self.epochs_done() {
+            self.stopped = true;
+        }
+        moved
     }
 
     /// Moves to the next batch, appending its positions to `out` when given; `false` when
@@ -216,22 +247,22 @@ impl Sampler {
                 if let Some(out) = out.as_deref_mut() {
                     self.take(from, self.start, out);
                 }
-                self.iters += 1;
+                self.iters = self.iters.saturating_add(1);
                 return true;
             }
             // This batch ends the epoch.
             let need = self.batch_size - remaining;
             if need > 0 && self.drop_last {
-                self.epoch += 1;
+                self.epoch = self.epoch.saturating_add(1);
                 self.start = 0;
                 continue;
             }
             if let Some(out) = out.as_deref_mut() {
                 self.take(self.start, self.len, out);
             }
-            self.epoch += 1;
+            self.epoch = self.epoch.saturating_add(1);
             self.start = 0;
-            self.iters += 1;
+            self.iters = self.iters.saturating_add(1);
             if need > 0 {
                 if self.epochs_done() {
                     self.stopped = true;
@@ -369,6 +400,59 @@ mod tests {
         assert_eq!(index.next_batch(&spec).unwrap().unwrap().ids(), &[2]);
         assert!(index.next_batch(&spec).unwrap().is_none());
         assert!(index.next_batch(&spec).unwrap().is_none());
+    }
+
+    /// The old linear skip: one step per batch.
+    fn skip_by_steps(s: &mut Sampler, n: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < n && s.step(None) {
+            skipped += 1;
+        }
+        skipped
+    }
+
+    #[test]
+    fn skip_is_arithmetic_and_lands_where_stepping_does() {
+        for len in [1usize, 3, 7, 10] {
+            for b in 1..=len {
+                for drop_last in [false, true] {
+                    for (epochs, iters) in [(Some(3), None), (None, Some(11)), (None, None)] {
+                        for n in [0u64, 1, 2, 5, 9, 30, 200] {
+                            let mk =
+                                || Sampler::new(len, len, 0, b, drop_last, Some(5), epochs, iters);
+                            let (mut fast, mut slow) = (mk(), mk());
+                            let limit = if epochs.is_none() && iters.is_none() {
+                                50
+                            } else {
+                                u64::MAX
+                            };
+                            let n = n.min(limit);
+                            assert_eq!(
+                                fast.skip(n),
+                                skip_by_steps(&mut slow, n),
+                                "len {len} b {b} drop_last {drop_last} {epochs:?} {iters:?} n {n}"
+                            );
+                            for _ in 0..40 {
+                                assert_eq!(fast.next_positions(), slow.next_positions());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_u64_max_batches_of_an_endless_run_returns_at_once() {
+        let mut s = Sampler::new(10, 10, 0, 3, false, Some(1), None, None);
+        assert_eq!(s.skip(u64::MAX), u64::MAX);
+        // u64::MAX · 3 items: epoch (2^64 - 1) · 3 / 10, position 5 of it.
+        let items = u64::MAX as u128 * 3;
+        assert_eq!((s.epoch as u128, s.start as u128), (items / 10, items % 10));
+        assert_eq!(s.next_positions().map(|p| p.len()), Some(3));
+        let mut s = Sampler::new(10, 10, 0, 3, true, None, None, None);
+        assert_eq!(s.skip(u64::MAX), u64::MAX);
+        assert_eq!(s.next_positions().map(|p| p.len()), Some(3));
     }
 
     #[test]

@@ -23,4 +23,5 @@ mod rebatch;
 mod resume;
 mod shard;
 mod stress;
+mod tamper;
 mod timeline;
