@@ -108,8 +108,24 @@ impl<I: Id> fmt::Debug for BatchIndex<I> {
     }
 }
 
+/// Indexes at least this long get the next epoch's permutation prepared on a background
+/// thread (below it, the permutation costs less than starting a thread).
+const BACKGROUND_SHUFFLE_MIN: usize = 1 << 16;
+
+/// The permutation of epoch `epoch` of a run shuffled with `seed`, over `len` items: the
+/// epoch's order. The same, to the bit, wherever it is computed.
+fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut shuffle_rng(seed, epoch));
+    order
+}
+
 /// The position of a batch generation: which epoch, where in it, how many batches so far.
-#[derive(Debug, Clone)]
+///
+/// When shuffling a large index, the next epoch's permutation is computed on a background
+/// thread as soon as an epoch's permutation is in use, and taken (joined) when the next epoch
+/// starts: the O(N) shuffle is off the path of the batches.
+#[derive(Debug)]
 pub(crate) struct Sampler {
     /// The items of the whole index (the permutation's length).
     full_len: usize,
@@ -132,6 +148,34 @@ pub(crate) struct Sampler {
     /// The permutation of the epoch `order_epoch`, when shuffling.
     order: Vec<usize>,
     order_epoch: Option<u64>,
+    /// The epoch of the first item of the last batch drawn.
+    batch_epoch: u64,
+    /// The permutation of a later epoch, being computed in the background.
+    next_order: Option<(u64, std::thread::JoinHandle<Vec<usize>>)>,
+}
+
+impl Clone for Sampler {
+    fn clone(&self) -> Self {
+        Self {
+            full_len: self.full_len,
+            len: self.len,
+            offset: self.offset,
+            batch_size: self.batch_size,
+            drop_last: self.drop_last,
+            shuffle_seed: self.shuffle_seed,
+            n_epochs: self.n_epochs,
+            n_iters: self.n_iters,
+            epoch: self.epoch,
+            start: self.start,
+            iters: self.iters,
+            stopped: self.stopped,
+            order: self.order.clone(),
+            order_epoch: self.order_epoch,
+            batch_epoch: self.batch_epoch,
+            // The clone computes its own later permutations.
+            next_order: None,
+        }
+    }
 }
 
 impl Sampler {
@@ -161,6 +205,8 @@ impl Sampler {
             stopped: false,
             order: Vec::new(),
             order_epoch: None,
+            batch_epoch: 0,
+            next_order: None,
         }
     }
 
@@ -175,14 +221,53 @@ impl Sampler {
             None => out.extend(from..to),
             Some(seed) => {
                 if self.order_epoch != Some(self.epoch) {
-                    self.order.clear();
-                    self.order.extend(0..self.full_len);
-                    self.order.shuffle(&mut shuffle_rng(seed, self.epoch));
+                    self.order = self.order_of(seed, self.epoch);
                     self.order_epoch = Some(self.epoch);
+                    self.prepare(seed, self.epoch.saturating_add(1));
                 }
                 out.extend_from_slice(&self.order[from..to]);
             }
         }
+    }
+
+    /// The permutation of `epoch`: the one prepared in the background when it is that epoch's,
+    /// else computed now.
+    fn order_of(&mut self, seed: u64, epoch: u64) -> Vec<usize> {
+        if let Some((prepared, handle)) = self.next_order.take() {
+            if prepared == epoch {
+                // A background thread that panicked (it cannot, short of memory) is replaced by
+                // computing the permutation here.
+                if let Ok(order) = handle.join() {
+                    return order;
+                }
+            }
+        }
+        permutation(self.full_len, seed, epoch)
+    }
+
+    /// Starts computing the permutation of `epoch` in the background, when the index is large
+    /// and the run reaches that epoch.
+    fn prepare(&mut self, seed: u64, epoch: u64) {
+        if self.full_len < BACKGROUND_SHUFFLE_MIN || self.n_epochs.is_some_and(|e| epoch >= e) {
+            return;
+        }
+        let len = self.full_len;
+        let spawned = std::thread::Builder::new()
+            .name("batchline-shuffle".into())
+            .spawn(move || permutation(len, seed, epoch));
+        // Without a thread, the permutation is computed when the epoch starts, as before.
+        if let Ok(handle) = spawned {
+            self.next_order = Some((epoch, handle));
+        }
+    }
+
+    /// The next batch: the epoch of its first item (counting from 0) and its positions, or
+    /// `None` when the run is over. Under the straddling rule a batch may end in the next
+    /// epoch; its epoch is the one it starts in. (For the executor's `Context::epoch`.)
+    #[allow(dead_code)]
+    pub(crate) fn next_batch(&mut self) -> Option<(u64, Vec<usize>)> {
+        let positions = self.next_positions()?;
+        Some((self.batch_epoch, positions))
     }
 
     /// The positions of the next batch, or `None` when the run is over.
@@ -241,6 +326,7 @@ impl Sampler {
                 return false;
             }
             let remaining = self.len - self.start;
+            self.batch_epoch = self.epoch;
             if remaining > self.batch_size {
                 let from = self.start;
                 self.start += self.batch_size;
@@ -453,6 +539,30 @@ mod tests {
         let mut s = Sampler::new(10, 10, 0, 3, true, None, None, None);
         assert_eq!(s.skip(u64::MAX), u64::MAX);
         assert_eq!(s.next_positions().map(|p| p.len()), Some(3));
+    }
+
+    #[test]
+    fn each_batch_reports_the_epoch_of_its_first_item() {
+        // 4 items, batches of 3, 3 epochs, straddling: [0 1 2] [3 | 0 1] [2 3 | 0] [1 2 3].
+        let mut s = Sampler::new(4, 4, 0, 3, false, None, Some(3), None);
+        let got: Vec<(u64, Vec<usize>)> = std::iter::from_fn(|| s.next_batch()).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, vec![0, 1, 2]),
+                (0, vec![3, 0, 1]),
+                (1, vec![2, 3, 0]),
+                (2, vec![1, 2, 3])
+            ]
+        );
+        // drop_last: the items left over are skipped, the next batch is in the next epoch.
+        let mut s = Sampler::new(4, 4, 0, 3, true, None, Some(3), None);
+        let epochs: Vec<u64> = std::iter::from_fn(|| s.next_batch().map(|b| b.0)).collect();
+        assert_eq!(epochs, vec![0, 1, 2]);
+        // After a skip, the epoch is where the skip landed.
+        let mut s = Sampler::new(4, 4, 0, 3, false, None, None, None);
+        s.skip(1_000);
+        assert_eq!(s.next_batch().unwrap().0, 3_000 / 4);
     }
 
     #[test]

@@ -77,3 +77,45 @@ fn random_shuffle_differs_between_runs() {
     let spec = BatchSpec::new(100).shuffle(true);
     assert_ne!(batches(100, &spec), batches(100, &spec));
 }
+
+/// The batches as batch generation made them before the next epoch's permutation moved to a
+/// background thread (a copy of that algorithm): the epoch's permutation is a ChaCha8 stream
+/// (`seed ^ "SHUFFLE!"`, stream = epoch) shuffling `0..n`, computed when the epoch starts;
+/// batches straddle epochs.
+fn batches_as_before(n: usize, bs: usize, epochs: u64, seed: u64) -> Vec<Vec<usize>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    const SALT: u64 = 0x5348_5546_464c_4521;
+    let stream: Vec<usize> = (0..epochs)
+        .flat_map(|e| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ SALT);
+            rng.set_stream(e);
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut rng);
+            order
+        })
+        .collect();
+    stream.chunks(bs).map(<[usize]>::to_vec).collect()
+}
+
+/// Defect 2: the next epoch's permutation, prepared in the background on large indexes, is
+/// the same to the bit as the one computed inline before, for several seeds and sizes (below
+/// and above the size where the background thread starts).
+#[test]
+fn background_permutations_are_the_permutations_of_before() {
+    for (n, bs, epochs) in [
+        (10, 3, 4),
+        (1000, 64, 3),
+        (70_000, 9_999, 3),
+        (200_000, 65_536, 4),
+    ] {
+        for seed in [0, 7, u64::MAX] {
+            let spec = BatchSpec::new(bs).n_epochs(epochs).shuffle(seed);
+            assert_eq!(
+                batches(n, &spec),
+                batches_as_before(n, bs, epochs, seed),
+                "n {n} bs {bs} seed {seed}"
+            );
+        }
+    }
+}
