@@ -210,6 +210,34 @@ impl Sampler {
         }
     }
 
+    /// A sampler that starts at epoch `start` (`n_epochs` counts from 0, not from `start`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn starting_at(
+        start: u64,
+        full_len: usize,
+        len: usize,
+        offset: usize,
+        batch_size: usize,
+        drop_last: bool,
+        shuffle_seed: Option<u64>,
+        n_epochs: Option<u64>,
+        n_iters: Option<u64>,
+    ) -> Self {
+        let mut s = Self::new(
+            full_len,
+            len,
+            offset,
+            batch_size,
+            drop_last,
+            shuffle_seed,
+            n_epochs,
+            n_iters,
+        );
+        s.epoch = start;
+        s.batch_epoch = start;
+        s
+    }
+
     fn epochs_done(&self) -> bool {
         self.n_epochs.is_some_and(|e| self.epoch >= e)
     }

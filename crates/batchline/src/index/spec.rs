@@ -63,6 +63,9 @@ pub(crate) fn shuffle_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
 ///
 /// * Items are taken in index order (or the epoch's permutation when shuffled), `batch_size`
 ///   at a time. Every epoch is reshuffled.
+///   On indexes of 65 536 ids or more, the next epoch's permutation is computed on a
+///   background thread while an epoch is drawn, so that a new epoch does not wait for an O(N)
+///   shuffle; it is the same permutation, to the bit, as one computed when the epoch starts.
 /// * With `drop_last` off, a batch may straddle an epoch boundary (it takes the rest of one
 ///   epoch and the start of the next) and the last batch of the run may be short. With
 ///   `drop_last` on, the items left at the end of an epoch that do not fill a batch are dropped
@@ -98,6 +101,8 @@ pub struct BatchSpec {
     pub(crate) drop_last: bool,
     #[serde(default)]
     pub(crate) shard: Option<Shard>,
+    #[serde(default)]
+    pub(crate) start_epoch: u64,
 }
 
 /// One process's part of every epoch, for a run split across `world_size` processes (ranks),
@@ -235,6 +240,7 @@ impl BatchSpec {
             n_iters: None,
             drop_last: false,
             shard: None,
+            start_epoch: 0,
         }
     }
 
@@ -263,6 +269,32 @@ impl BatchSpec {
     #[must_use]
     pub fn drop_last(mut self, drop_last: bool) -> Self {
         self.drop_last = drop_last;
+        self
+    }
+
+    /// Starts at epoch `e` (counting from 0): the run draws epoch `e`'s permutation first,
+    /// then `e + 1`'s and so on, and `n_epochs(n)` ends it after `n` epochs from there. Runs
+    /// of one epoch each, `start_epoch(e).n_epochs(1)` for `e = 0, 1, 2, …`, give together the
+    /// same epochs as one run of `n_epochs`: each reshuffled, reproducibly for a seed. (Under
+    /// the straddling rule such a run's last batch is short instead of taking items of the
+    /// next epoch.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::index::{BatchSpec, DatasetIndex};
+    ///
+    /// let index = DatasetIndex::from_count(6);
+    /// let ids = |spec: BatchSpec| -> Vec<usize> {
+    ///     index.gen_batch(&spec).unwrap().flat_map(|b| b.ids().to_vec()).collect()
+    /// };
+    /// let whole = ids(BatchSpec::new(3).shuffle(5).n_epochs(3));
+    /// let third = ids(BatchSpec::new(3).shuffle(5).start_epoch(2).n_epochs(1));
+    /// assert_eq!(third, whole[12..]);
+    /// ```
+    #[must_use]
+    pub fn start_epoch(mut self, e: u64) -> Self {
+        self.start_epoch = e;
         self
     }
 
@@ -368,12 +400,15 @@ impl BatchSpec {
         shuffle_seed: Option<u64>,
     ) -> Result<Sampler, IndexError> {
         self.validate(len)?;
+        // The sampler counts epochs from 0: the run ends at epoch `start + n`.
         let n_epochs = match (self.n_epochs, self.n_iters) {
             (None, None) if !endless_default => Some(1),
             (epochs, _) => epochs,
-        };
+        }
+        .map(|n| n.saturating_add(self.start_epoch));
         let (per_epoch, offset) = self.shard.map_or((len, 0), |s| s.slice(len));
-        Ok(Sampler::new(
+        Ok(Sampler::starting_at(
+            self.start_epoch,
             len,
             per_epoch,
             offset,

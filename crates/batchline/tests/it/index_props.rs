@@ -119,3 +119,23 @@ fn background_permutations_are_the_permutations_of_before() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Issue 14, item 4: one epoch at a time. The run `start_epoch(e).n_epochs(1)` draws the
+    /// items of epoch `e` of the whole run, in the same order (the same permutation), its last
+    /// batch short rather than taking items of the next epoch.
+    #[test]
+    fn one_epoch_at_a_time_gives_the_epochs_of_the_whole_run(n in 1usize..40, bs_seed in 0usize..1000, epochs in 1u64..5, seed in any::<u64>()) {
+        let bs = 1 + bs_seed % n;
+        let whole: Vec<usize> = batches(n, &BatchSpec::new(bs).shuffle(seed).n_epochs(epochs))
+            .concat();
+        for e in 0..epochs {
+            let one = batches(n, &BatchSpec::new(bs).shuffle(seed).start_epoch(e).n_epochs(1));
+            prop_assert_eq!(one.len(), n.div_ceil(bs));
+            prop_assert!(one[..one.len() - 1].iter().all(|b| b.len() == bs));
+            prop_assert_eq!(one.concat(), whole[e as usize * n..(e as usize + 1) * n].to_vec());
+        }
+    }
+}
