@@ -153,6 +153,21 @@ impl RunSpec {
         self
     }
 
+    /// PyTorch's rule: no batch straddles two epochs; see
+    /// [`BatchSpec::within_epochs`](crate::BatchSpec::within_epochs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let val = batchline::RunSpec::new(64).within_epochs(true); // one short batch per epoch
+    /// # let _ = val;
+    /// ```
+    #[must_use]
+    pub fn within_epochs(mut self, on: bool) -> Self {
+        self.batches = self.batches.within_epochs(on);
+        self
+    }
+
     /// Ends the run after `n` batches.
     #[must_use]
     pub fn n_iters(mut self, n: u64) -> Self {

@@ -150,6 +150,8 @@ pub(crate) struct Sampler {
     order_epoch: Option<u64>,
     /// The epoch of the first item of the last batch drawn.
     batch_epoch: u64,
+    /// PyTorch's rule: an epoch's last batch is short, never filled from the next epoch.
+    within_epochs: bool,
     /// The permutation of a later epoch, being computed in the background.
     next_order: Option<(u64, std::thread::JoinHandle<Vec<usize>>)>,
 }
@@ -172,6 +174,7 @@ impl Clone for Sampler {
             order: self.order.clone(),
             order_epoch: self.order_epoch,
             batch_epoch: self.batch_epoch,
+            within_epochs: self.within_epochs,
             // The clone computes its own later permutations.
             next_order: None,
         }
@@ -206,6 +209,7 @@ impl Sampler {
             order: Vec::new(),
             order_epoch: None,
             batch_epoch: 0,
+            within_epochs: false,
             next_order: None,
         }
     }
@@ -236,6 +240,12 @@ impl Sampler {
         s.epoch = start;
         s.batch_epoch = start;
         s
+    }
+
+    /// Sets PyTorch's rule: see [`BatchSpec::within_epochs`](super::BatchSpec::within_epochs).
+    pub(crate) fn within_epochs(mut self, on: bool) -> Self {
+        self.within_epochs = on;
+        self
     }
 
     fn epochs_done(&self) -> bool {
@@ -316,9 +326,14 @@ impl Sampler {
             .n_iters
             .map_or(n, |limit| n.min(limit.saturating_sub(self.iters)));
         let (b, len) = (self.batch_size as u128, self.len as u128);
-        let moved = if self.drop_last {
-            // Whole batches only: `per_epoch` of them in every epoch, none straddles.
-            let per_epoch = len / b;
+        let moved = if self.drop_last || self.within_epochs {
+            // No batch straddles: `per_epoch` of them in every epoch (the last one short
+            // under PyTorch's rule without drop_last).
+            let per_epoch = if self.drop_last {
+                len / b
+            } else {
+                len.div_ceil(b)
+            };
             let now = self.epoch as u128 * per_epoch + self.start as u128 / b;
             let end = self.n_epochs.map(|e| e as u128 * per_epoch);
             let target = end.map_or(now + n as u128, |end| end.min(now + n as u128));
@@ -365,8 +380,12 @@ impl Sampler {
                 return true;
             }
             // This batch ends the epoch.
-            let need = self.batch_size - remaining;
-            if need > 0 && self.drop_last {
+            let need = if self.within_epochs {
+                0
+            } else {
+                self.batch_size - remaining
+            };
+            if remaining < self.batch_size && self.drop_last {
                 self.epoch = self.epoch.saturating_add(1);
                 self.start = 0;
                 continue;
@@ -529,7 +548,7 @@ mod tests {
     fn skip_is_arithmetic_and_lands_where_stepping_does() {
         for len in [1usize, 3, 7, 10] {
             for b in 1..=len {
-                for drop_last in [false, true] {
+                for (drop_last, within) in [(false, false), (true, false), (false, true)] {
                     for (epochs, iters) in [(Some(3), None), (None, Some(11)), (None, None)] {
                         for n in [0u64, 1, 2, 5, 9, 30, 200] {
                             let mk =
@@ -544,7 +563,7 @@ mod tests {
                             assert_eq!(
                                 fast.skip(n),
                                 skip_by_steps(&mut slow, n),
-                                "len {len} b {b} drop_last {drop_last} {epochs:?} {iters:?} n {n}"
+                                "len {len} b {b} drop_last {drop_last} within {within} {epochs:?} {iters:?} n {n}"
                             );
                             for _ in 0..40 {
                                 assert_eq!(fast.next_positions(), slow.next_positions());

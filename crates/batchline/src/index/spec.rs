@@ -66,7 +66,8 @@ pub(crate) fn shuffle_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
 ///   On indexes of 65 536 ids or more, the next epoch's permutation is computed on a
 ///   background thread while an epoch is drawn, so that a new epoch does not wait for an O(N)
 ///   shuffle; it is the same permutation, to the bit, as one computed when the epoch starts.
-/// * With `drop_last` off, a batch may straddle an epoch boundary (it takes the rest of one
+/// * BatchFlow's rule (the default; PyTorch's is [`BatchSpec::within_epochs`]):
+///   with `drop_last` off, a batch may straddle an epoch boundary (it takes the rest of one
 ///   epoch and the start of the next) and the last batch of the run may be short. With
 ///   `drop_last` on, the items left at the end of an epoch that do not fill a batch are dropped
 ///   and every batch is full.
@@ -103,6 +104,8 @@ pub struct BatchSpec {
     pub(crate) shard: Option<Shard>,
     #[serde(default)]
     pub(crate) start_epoch: u64,
+    #[serde(default)]
+    pub(crate) within_epochs: bool,
 }
 
 /// One process's part of every epoch, for a run split across `world_size` processes (ranks),
@@ -241,6 +244,7 @@ impl BatchSpec {
             drop_last: false,
             shard: None,
             start_epoch: 0,
+            within_epochs: false,
         }
     }
 
@@ -298,6 +302,34 @@ impl BatchSpec {
         self
     }
 
+    /// PyTorch's rule (`true`) instead of BatchFlow's (`false`, the default): no batch
+    /// straddles two epochs. An epoch's last batch is short (or dropped with `drop_last`),
+    /// never filled with items of the next epoch, so no batch holds an item twice; an index
+    /// smaller than the batch size gives one short batch per epoch instead of
+    /// [`IndexError::BatchTooLarge`]. Batches per run: `e · ceil(n / b)` (`e · floor(n / b)`
+    /// with `drop_last`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::index::{BatchSpec, DatasetIndex};
+    ///
+    /// let index = DatasetIndex::from_count(4);
+    /// let ids = |spec: BatchSpec| -> Vec<Vec<usize>> {
+    ///     index.gen_batch(&spec).unwrap().map(|b| b.ids().to_vec()).collect()
+    /// };
+    /// let spec = BatchSpec::new(3).n_epochs(2);
+    /// assert_eq!(ids(spec.clone()), [vec![0, 1, 2], vec![3, 0, 1], vec![2, 3]]); // BatchFlow
+    /// assert_eq!(ids(spec.within_epochs(true)), [vec![0, 1, 2], vec![3], vec![0, 1, 2], vec![3]]);
+    /// // A validation set smaller than the batch: one short batch.
+    /// assert_eq!(ids(BatchSpec::new(8).within_epochs(true)), [vec![0, 1, 2, 3]]);
+    /// ```
+    #[must_use]
+    pub fn within_epochs(mut self, on: bool) -> Self {
+        self.within_epochs = on;
+        self
+    }
+
     /// Takes only this process's part of every epoch: see [`Shard`].
     #[must_use]
     pub fn shard(mut self, shard: Shard) -> Self {
@@ -340,7 +372,9 @@ impl BatchSpec {
                 });
             }
             let per_rank = shard.slice(len).0;
-            if self.batch_size > per_rank {
+            if per_rank == 0
+                || (self.batch_size > per_rank && (self.drop_last || !self.within_epochs))
+            {
                 return Err(IndexError::InvalidShard {
                     message: format!(
                         "batch_size {} is larger than a shard ({len} items / world size {} = \
@@ -350,7 +384,13 @@ impl BatchSpec {
                 });
             }
         }
-        if self.batch_size > len {
+        if len == 0 && self.within_epochs {
+            return Err(IndexError::BatchTooLarge {
+                batch_size: self.batch_size,
+                len,
+            });
+        }
+        if self.batch_size > len && (self.drop_last || !self.within_epochs) {
             return Err(IndexError::BatchTooLarge {
                 batch_size: self.batch_size,
                 len,
@@ -380,6 +420,8 @@ impl BatchSpec {
                 // A total beyond u64 (absurd epoch counts) is as good as endless.
                 if self.drop_last {
                     e.checked_mul(n / b)
+                } else if self.within_epochs {
+                    e.checked_mul(n.div_ceil(b))
                 } else {
                     e.checked_mul(n).map(|items| items.div_ceil(b))
                 }
@@ -417,6 +459,7 @@ impl BatchSpec {
             shuffle_seed,
             n_epochs,
             self.n_iters,
-        ))
+        )
+        .within_epochs(self.within_epochs))
     }
 }

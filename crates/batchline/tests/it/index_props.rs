@@ -139,3 +139,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// PyTorch's rule (`within_epochs`): every batch lies in one epoch (no item twice), each
+    /// epoch covers every item once, only an epoch's last batch may be short (and none with
+    /// `drop_last`), the count is the closed formula, and a batch larger than the index gives
+    /// one short batch per epoch.
+    #[test]
+    fn within_epochs_no_batch_straddles(n in 1usize..40, bs in 1usize..60, epochs in 1u64..4, drop_last in any::<bool>(), shuffle in any::<Option<u64>>()) {
+        let spec = BatchSpec::new(bs)
+            .n_epochs(epochs)
+            .within_epochs(true)
+            .drop_last(drop_last)
+            .shuffle(shuffle.map_or(Shuffle::Off, Shuffle::Seeded));
+        let index = DatasetIndex::from_count(n);
+        if drop_last && bs > n {
+            prop_assert!(index.gen_batch(&spec).is_err());
+            return Ok(());
+        }
+        let got = batches(n, &spec);
+        let per_epoch = if drop_last { n / bs } else { n.div_ceil(bs) };
+        prop_assert_eq!(got.len(), epochs as usize * per_epoch);
+        prop_assert_eq!(spec.total_batches(n, false), Some(got.len() as u64));
+        for epoch in got.chunks(per_epoch) {
+            for (i, b) in epoch.iter().enumerate() {
+                let mut ids = b.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), b.len(), "an item twice in {:?}", b);
+                let last = i + 1 == epoch.len();
+                prop_assert!(b.len() == bs || (last && !drop_last && b.len() == n % bs), "{:?}", b);
+            }
+            let mut all = epoch.concat();
+            all.sort_unstable();
+            all.dedup();
+            if !drop_last {
+                prop_assert_eq!(all, (0..n).collect::<Vec<_>>());
+            }
+        }
+    }
+}

