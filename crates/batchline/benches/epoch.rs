@@ -44,7 +44,7 @@ fn boundary(c: &mut Criterion) {
             let mut spent = Duration::ZERO;
             for i in 0..iters {
                 // Stay inside epoch 1, away from its first and last batches.
-                if i as usize % (PER_EPOCH - 2) == 0 {
+                if (i as usize).is_multiple_of(PER_EPOCH - 2) {
                     batches = index.gen_batch(&spec()).unwrap();
                     black_box(batches.next());
                 }
