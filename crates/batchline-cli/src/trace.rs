@@ -108,14 +108,14 @@ pub(crate) fn run(args: &TraceArgs) -> anyhow::Result<ExitCode> {
     let text = match args.format {
         Format::Listing => recorder.listing(),
         Format::Chrome => recorder.chrome_trace() + "\n",
-        Format::Svg => batchline::exec::Timeline::from_events(&events).to_svg(),
+        Format::Svg => batchline::Timeline::from_events(&events).to_svg(),
         Format::Profile => batchline::Profile::from_events(&events).to_string(),
         Format::Png => {
             let path = args
                 .out
                 .as_ref()
                 .context("--format png writes a file: give it with --out timeline.png")?;
-            batchline::exec::Timeline::from_events(&events)
+            batchline::Timeline::from_events(&events)
                 .to_image(1200)
                 .save(path)
                 .with_context(|| format!("cannot write {}", path.display()))?;

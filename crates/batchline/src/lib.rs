@@ -45,6 +45,7 @@ pub mod batch;
 pub mod dataset;
 pub mod exec;
 pub mod index;
+mod observe;
 pub mod pipeline;
 
 pub use batch::Batch;
@@ -53,10 +54,14 @@ pub use dataset::Dataset;
 #[doc(hidden)]
 pub use exec::progress::ProgressCapture;
 pub use exec::{
-    BatchIter, Checkpoint, Event, EventKind, EventRecorder, Failure, FailureBudget, Observer,
-    PipelineError, Profile, Rebatch, RunEnd, RunError, RunReport, RunSpec,
+    BatchIter, Checkpoint, Failure, FailureBudget, PipelineError, Rebatch, RunEnd, RunError,
+    RunReport, RunSpec,
 };
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
+pub use observe::{
+    chrome_trace, listing, ActionStats, Bar, BarKind, Event, EventKind, EventRecorder, Lane,
+    LockStats, Observer, Profile, Timeline,
+};
 pub use pipeline::{
     Action, ActionError, ActionResult, Arg, BatchRng, Config, Context, Pipeline, Reset, RunState,
     Update, Variables,

@@ -48,7 +48,7 @@ use crate::index::BatchSpec;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Checkpoint {
-    /// The layout of this value (1).
+    /// The layout of this value ([`Checkpoint::FORMAT`]).
     pub format: u32,
     /// The run's seed (every batch's generator derives from it).
     pub seed: u64,
@@ -68,6 +68,10 @@ pub struct Checkpoint {
     pub pipeline_fingerprint: u64,
     /// The values of the state variables (JSON values).
     pub variables: BTreeMap<String, serde_json::Value>,
+    /// The CRC-32 (IEEE) of the checkpoint's canonical encoding (see
+    /// [`Checkpoint::canonical_bytes`]): any change to a field after the checkpoint was taken
+    /// (a flipped bit, an edited value) is refused when it is read or resumed.
+    pub checksum: u32,
 }
 
 /// Why a checkpoint could not be written, read, or applied.
@@ -83,10 +87,20 @@ pub enum CheckpointError {
     /// The checkpoint belongs to another run: another index, pipeline or spec.
     #[error("this checkpoint is from another {what}: {detail}")]
     Mismatch {
-        /// `index`, `pipeline`, `batch spec` or `format`.
+        /// `index`, `pipeline`, `batch spec`, `run seed`, `position` or `format`.
         what: &'static str,
         /// What differs.
         detail: String,
+    },
+    /// The checksum does not match the fields: the checkpoint was changed after it was taken.
+    #[error(
+        "the checkpoint is corrupt: its checksum is {stored:08x}, its fields give {actual:08x}"
+    )]
+    Corrupt {
+        /// The checksum stored in the checkpoint.
+        stored: u32,
+        /// The checksum of its fields.
+        actual: u32,
     },
     /// A state variable could not be saved or restored.
     #[error("state variable {name:?}: {message}")]
@@ -99,6 +113,196 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
+    /// The layout written by this version: 2 (1 had no checksum and is refused).
+    pub const FORMAT: u32 = 2;
+
+    /// The bytes the checksum covers: every field but the checksum, in declaration order —
+    /// the tag `batchline-checkpoint\0`; `format` as 4 bytes little-endian; `seed`; the
+    /// `shuffle_seed` as a byte 0 (none) or 1 followed by the seed; `next_batch`; the batch
+    /// spec's JSON text; `endless` as a byte 0 or 1; `index_len`; `index_fingerprint`;
+    /// `pipeline_fingerprint`; the number of variables, then each variable's name and its
+    /// value's JSON text. Integers are 8 bytes little-endian unless said; texts are their
+    /// length (8 bytes) then their UTF-8 bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use batchline::batch::IdsBatch;
+    /// # use batchline::{Dataset, DatasetIndex, RunSpec};
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(8), ());
+    /// let p = ds.p();
+    /// let mut run = p.gen_batch(&RunSpec::new(2).shuffle(1))?;
+    /// run.next();
+    /// let state = run.checkpoint()?;
+    /// assert_eq!(crc32fast::hash(&state.canonical_bytes()), state.checksum);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, t: &str) {
+            out.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+        let mut out = b"batchline-checkpoint\0".to_vec();
+        out.extend_from_slice(&self.format.to_le_bytes());
+        out.extend_from_slice(&self.seed.to_le_bytes());
+        match self.shuffle_seed {
+            None => out.push(0),
+            Some(s) => {
+                out.push(1);
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&self.next_batch.to_le_bytes());
+        // A batch spec's JSON holds only integers, booleans and names: it cannot fail.
+        text(
+            &mut out,
+            &serde_json::to_string(&self.spec).unwrap_or_default(),
+        );
+        out.push(u8::from(self.endless));
+        out.extend_from_slice(&self.index_len.to_le_bytes());
+        out.extend_from_slice(&self.index_fingerprint.to_le_bytes());
+        out.extend_from_slice(&self.pipeline_fingerprint.to_le_bytes());
+        out.extend_from_slice(&(self.variables.len() as u64).to_le_bytes());
+        for (name, value) in &self.variables {
+            text(&mut out, name);
+            text(&mut out, &value.to_string());
+        }
+        out
+    }
+
+    /// The checkpoint with its checksum set to that of its fields: what a run hands out, and
+    /// what to call after changing a field on purpose (a checkpoint changed without it is
+    /// refused).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use batchline::batch::IdsBatch;
+    /// # use batchline::{Dataset, DatasetIndex, RunSpec};
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(8), ());
+    /// let state = ds.p().gen_batch(&RunSpec::new(2))?.checkpoint()?;
+    /// let mut edited = state.clone();
+    /// edited.next_batch = 1;
+    /// assert!(edited.verify().is_err());
+    /// assert!(edited.sealed().verify().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn sealed(mut self) -> Self {
+        self.checksum = crc32fast::hash(&self.canonical_bytes());
+        self
+    }
+
+    /// Checks the format and the checksum.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::Mismatch`] (`format`) for another layout,
+    /// [`CheckpointError::Corrupt`] when the checksum does not match the fields.
+    pub fn verify(&self) -> Result<(), CheckpointError> {
+        if self.format != Self::FORMAT {
+            return Err(CheckpointError::Mismatch {
+                what: "format",
+                detail: format!("format {} is not {}", self.format, Self::FORMAT),
+            });
+        }
+        let actual = crc32fast::hash(&self.canonical_bytes());
+        if actual != self.checksum {
+            return Err(CheckpointError::Corrupt {
+                stored: self.checksum,
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that this checkpoint can continue a run of `spec` over an index of `len` items
+    /// with fingerprint `index_fingerprint`, by a pipeline with fingerprint
+    /// `pipeline_fingerprint`: the checksum, then every field against the spec and the data.
+    pub(crate) fn check_resume(
+        &self,
+        spec: &crate::RunSpec,
+        len: usize,
+        index_fingerprint: u64,
+        pipeline_fingerprint: u64,
+        step_names: impl FnOnce() -> Vec<String>,
+    ) -> Result<(), CheckpointError> {
+        let mismatch = |what, detail| Err(CheckpointError::Mismatch { what, detail });
+        self.verify()?;
+        if self.index_len != len as u64 || self.index_fingerprint != index_fingerprint {
+            return mismatch(
+                "index",
+                format!(
+                    "it was taken on an index of {} items (fingerprint {:016x}), this one has \
+                     {len} (fingerprint {index_fingerprint:016x})",
+                    self.index_len, self.index_fingerprint
+                ),
+            );
+        }
+        if self.pipeline_fingerprint != pipeline_fingerprint {
+            return mismatch(
+                "pipeline",
+                format!(
+                    "its steps and state variables differ from these: {:?}",
+                    step_names()
+                ),
+            );
+        }
+        let batches = &spec.batches;
+        if self.spec != *batches {
+            return mismatch(
+                "batch spec",
+                format!("it was taken with {:?}, not {:?}", self.spec, batches),
+            );
+        }
+        let expected_shuffle = match batches.shuffle {
+            crate::Shuffle::Off => Some(None),
+            crate::Shuffle::Seeded(s) => Some(Some(s)),
+            crate::Shuffle::Random => None,
+        };
+        let shuffle_ok = match expected_shuffle {
+            Some(expected) => self.shuffle_seed == expected,
+            None => self.shuffle_seed.is_some(),
+        };
+        if !shuffle_ok {
+            return mismatch(
+                "batch spec",
+                format!(
+                    "its shuffle seed {:?} does not fit the spec's shuffle {:?}",
+                    self.shuffle_seed, batches.shuffle
+                ),
+            );
+        }
+        let expected_seed = spec.seed.or(match batches.shuffle {
+            crate::Shuffle::Seeded(s) => Some(s),
+            _ => None,
+        });
+        if let Some(seed) = expected_seed.filter(|s| *s != self.seed) {
+            return mismatch(
+                "run seed",
+                format!("its seed {} is not the spec's {seed}", self.seed),
+            );
+        }
+        if self.endless && (batches.n_epochs.is_some() || batches.n_iters.is_some()) {
+            return mismatch(
+                "batch spec",
+                "it says the run is endless, but its spec sets n_epochs or n_iters".into(),
+            );
+        }
+        if let Some(total) = batches.total_batches(len, self.endless) {
+            if self.next_batch > total {
+                return mismatch(
+                    "position",
+                    format!(
+                        "its next batch #{} is past the run's {total} batches",
+                        self.next_batch + 1
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The JSON text of the checkpoint.
     ///
     /// # Errors
@@ -112,9 +316,12 @@ impl Checkpoint {
     ///
     /// # Errors
     ///
-    /// [`CheckpointError::Json`] when the text is not a checkpoint.
+    /// [`CheckpointError::Json`] when the text is not a checkpoint (or has anything after
+    /// it), and as [`verify`](Self::verify).
     pub fn from_json(text: &str) -> Result<Self, CheckpointError> {
-        Ok(serde_json::from_str(text)?)
+        let checkpoint: Self = serde_json::from_str(text)?;
+        checkpoint.verify()?;
+        Ok(checkpoint)
     }
 
     /// The compact binary form (CBOR).
@@ -133,9 +340,20 @@ impl Checkpoint {
     ///
     /// # Errors
     ///
-    /// [`CheckpointError::Binary`] when the bytes are not a checkpoint.
+    /// [`CheckpointError::Binary`] when the bytes are not a checkpoint or anything follows
+    /// its value, and as [`verify`](Self::verify).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        ciborium::from_reader(bytes).map_err(|e| CheckpointError::Binary(e.to_string()))
+        let mut rest = bytes;
+        let checkpoint: Self =
+            ciborium::from_reader(&mut rest).map_err(|e| CheckpointError::Binary(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(CheckpointError::Binary(format!(
+                "{} bytes after the checkpoint's value",
+                rest.len()
+            )));
+        }
+        checkpoint.verify()?;
+        Ok(checkpoint)
     }
 }
 

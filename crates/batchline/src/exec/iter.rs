@@ -228,7 +228,7 @@ impl<B: Batch> BatchIter<B> {
             PipelineError::Checkpoint(CheckpointError::Variable { name, message })
         })?;
         Ok(Checkpoint {
-            format: 1,
+            format: Checkpoint::FORMAT,
             seed: o.seed,
             shuffle_seed: o.shuffle_seed,
             next_batch: self.position,
@@ -238,7 +238,9 @@ impl<B: Batch> BatchIter<B> {
             index_fingerprint: o.index_fingerprint,
             pipeline_fingerprint: o.pipeline_fingerprint,
             variables,
-        })
+            checksum: 0,
+        }
+        .sealed())
     }
 
     /// The variables of the pipeline the run belongs to.

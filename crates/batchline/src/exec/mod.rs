@@ -36,31 +36,29 @@
 mod auto;
 mod checkpoint;
 mod error;
-mod events;
 mod inline;
 mod iter;
 mod lock;
 mod prefetch;
-mod profile;
 pub(crate) mod progress;
 mod rebatch;
 mod report;
 mod run;
 mod spec;
 mod steps;
-mod timeline;
 
+pub use crate::observe::{
+    chrome_trace, listing, ActionStats, Bar, BarKind, Event, EventKind, EventRecorder, Lane,
+    LockStats, Observer, Profile, Timeline,
+};
 pub(crate) use checkpoint::fingerprint;
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use error::{PipelineError, RunError};
-pub use events::{chrome_trace, listing, Event, EventKind, EventRecorder, Observer};
 pub use iter::BatchIter;
 pub(crate) use iter::Origin;
-pub use profile::{ActionStats, LockStats, Profile};
 pub use rebatch::Rebatch;
 pub use report::{Failure, RunEnd, RunReport};
 pub use spec::{FailureBudget, RunSpec};
-pub use timeline::{Bar, BarKind, Lane, Timeline};
 
 pub(crate) use lock::LockRegistry;
 pub(crate) use run::{Outcome, Run};

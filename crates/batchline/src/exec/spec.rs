@@ -136,6 +136,38 @@ impl RunSpec {
         self
     }
 
+    /// Starts the run at epoch `e` (its permutation and the epochs after it): see
+    /// [`BatchSpec::start_epoch`](crate::BatchSpec::start_epoch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::RunSpec;
+    ///
+    /// let epoch_3 = RunSpec::new(32).shuffle(7).start_epoch(3).n_epochs(1);
+    /// # let _ = epoch_3;
+    /// ```
+    #[must_use]
+    pub fn start_epoch(mut self, e: u64) -> Self {
+        self.batches = self.batches.start_epoch(e);
+        self
+    }
+
+    /// PyTorch's rule: no batch straddles two epochs; see
+    /// [`BatchSpec::within_epochs`](crate::BatchSpec::within_epochs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let val = batchline::RunSpec::new(64).within_epochs(true); // one short batch per epoch
+    /// # let _ = val;
+    /// ```
+    #[must_use]
+    pub fn within_epochs(mut self, on: bool) -> Self {
+        self.batches = self.batches.within_epochs(on);
+        self
+    }
+
     /// Ends the run after `n` batches.
     #[must_use]
     pub fn n_iters(mut self, n: u64) -> Self {

@@ -108,8 +108,24 @@ impl<I: Id> fmt::Debug for BatchIndex<I> {
     }
 }
 
+/// Indexes at least this long get the next epoch's permutation prepared on a background
+/// thread (below it, the permutation costs less than starting a thread).
+const BACKGROUND_SHUFFLE_MIN: usize = 1 << 16;
+
+/// The permutation of epoch `epoch` of a run shuffled with `seed`, over `len` items: the
+/// epoch's order. The same, to the bit, wherever it is computed.
+fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut shuffle_rng(seed, epoch));
+    order
+}
+
 /// The position of a batch generation: which epoch, where in it, how many batches so far.
-#[derive(Debug, Clone)]
+///
+/// When shuffling a large index, the next epoch's permutation is computed on a background
+/// thread as soon as an epoch's permutation is in use, and taken (joined) when the next epoch
+/// starts: the O(N) shuffle is off the path of the batches.
+#[derive(Debug)]
 pub(crate) struct Sampler {
     /// The items of the whole index (the permutation's length).
     full_len: usize,
@@ -132,6 +148,37 @@ pub(crate) struct Sampler {
     /// The permutation of the epoch `order_epoch`, when shuffling.
     order: Vec<usize>,
     order_epoch: Option<u64>,
+    /// The epoch of the first item of the last batch drawn.
+    batch_epoch: u64,
+    /// PyTorch's rule: an epoch's last batch is short, never filled from the next epoch.
+    within_epochs: bool,
+    /// The permutation of a later epoch, being computed in the background.
+    next_order: Option<(u64, std::thread::JoinHandle<Vec<usize>>)>,
+}
+
+impl Clone for Sampler {
+    fn clone(&self) -> Self {
+        Self {
+            full_len: self.full_len,
+            len: self.len,
+            offset: self.offset,
+            batch_size: self.batch_size,
+            drop_last: self.drop_last,
+            shuffle_seed: self.shuffle_seed,
+            n_epochs: self.n_epochs,
+            n_iters: self.n_iters,
+            epoch: self.epoch,
+            start: self.start,
+            iters: self.iters,
+            stopped: self.stopped,
+            order: self.order.clone(),
+            order_epoch: self.order_epoch,
+            batch_epoch: self.batch_epoch,
+            within_epochs: self.within_epochs,
+            // The clone computes its own later permutations.
+            next_order: None,
+        }
+    }
 }
 
 impl Sampler {
@@ -161,7 +208,44 @@ impl Sampler {
             stopped: false,
             order: Vec::new(),
             order_epoch: None,
+            batch_epoch: 0,
+            within_epochs: false,
+            next_order: None,
         }
+    }
+
+    /// A sampler that starts at epoch `start` (`n_epochs` counts from 0, not from `start`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn starting_at(
+        start: u64,
+        full_len: usize,
+        len: usize,
+        offset: usize,
+        batch_size: usize,
+        drop_last: bool,
+        shuffle_seed: Option<u64>,
+        n_epochs: Option<u64>,
+        n_iters: Option<u64>,
+    ) -> Self {
+        let mut s = Self::new(
+            full_len,
+            len,
+            offset,
+            batch_size,
+            drop_last,
+            shuffle_seed,
+            n_epochs,
+            n_iters,
+        );
+        s.epoch = start;
+        s.batch_epoch = start;
+        s
+    }
+
+    /// Sets PyTorch's rule: see [`BatchSpec::within_epochs`](super::BatchSpec::within_epochs).
+    pub(crate) fn within_epochs(mut self, on: bool) -> Self {
+        self.within_epochs = on;
+        self
     }
 
     fn epochs_done(&self) -> bool {
@@ -175,14 +259,53 @@ impl Sampler {
             None => out.extend(from..to),
             Some(seed) => {
                 if self.order_epoch != Some(self.epoch) {
-                    self.order.clear();
-                    self.order.extend(0..self.full_len);
-                    self.order.shuffle(&mut shuffle_rng(seed, self.epoch));
+                    self.order = self.order_of(seed, self.epoch);
                     self.order_epoch = Some(self.epoch);
+                    self.prepare(seed, self.epoch.saturating_add(1));
                 }
                 out.extend_from_slice(&self.order[from..to]);
             }
         }
+    }
+
+    /// The permutation of `epoch`: the one prepared in the background when it is that epoch's,
+    /// else computed now.
+    fn order_of(&mut self, seed: u64, epoch: u64) -> Vec<usize> {
+        if let Some((prepared, handle)) = self.next_order.take() {
+            if prepared == epoch {
+                // A background thread that panicked (it cannot, short of memory) is replaced by
+                // computing the permutation here.
+                if let Ok(order) = handle.join() {
+                    return order;
+                }
+            }
+        }
+        permutation(self.full_len, seed, epoch)
+    }
+
+    /// Starts computing the permutation of `epoch` in the background, when the index is large
+    /// and the run reaches that epoch.
+    fn prepare(&mut self, seed: u64, epoch: u64) {
+        if self.full_len < BACKGROUND_SHUFFLE_MIN || self.n_epochs.is_some_and(|e| epoch >= e) {
+            return;
+        }
+        let len = self.full_len;
+        let spawned = std::thread::Builder::new()
+            .name("batchline-shuffle".into())
+            .spawn(move || permutation(len, seed, epoch));
+        // Without a thread, the permutation is computed when the epoch starts, as before.
+        if let Ok(handle) = spawned {
+            self.next_order = Some((epoch, handle));
+        }
+    }
+
+    /// The next batch: the epoch of its first item (counting from 0) and its positions, or
+    /// `None` when the run is over. Under the straddling rule a batch may end in the next
+    /// epoch; its epoch is the one it starts in. (For the executor's `Context::epoch`.)
+    #[allow(dead_code)]
+    pub(crate) fn next_batch(&mut self) -> Option<(u64, Vec<usize>)> {
+        let positions = self.next_positions()?;
+        Some((self.batch_epoch, positions))
     }
 
     /// The positions of the next batch, or `None` when the run is over.
@@ -192,13 +315,49 @@ impl Sampler {
     }
 
     /// Passes over the next `n` batches without drawing their items (to resume a run);
-    /// returns how many there were.
+    /// returns how many there were. Constant time, whatever `n` (batch numbers are positions
+    /// in a stream of epochs, computed by arithmetic; no permutation is drawn).
     pub(crate) fn skip(&mut self, n: u64) -> u64 {
-        let mut skipped = 0;
-        while skipped < n && self.step(None) {
-            skipped += 1;
+        if self.stopped || self.epochs_done() {
+            self.stopped = true;
+            return 0;
         }
-        skipped
+        let n = self
+            .n_iters
+            .map_or(n, |limit| n.min(limit.saturating_sub(self.iters)));
+        let (b, len) = (self.batch_size as u128, self.len as u128);
+        let moved = if self.drop_last || self.within_epochs {
+            // No batch straddles: `per_epoch` of them in every epoch (the last one short
+            // under PyTorch's rule without drop_last).
+            let per_epoch = if self.drop_last {
+                len / b
+            } else {
+                len.div_ceil(b)
+            };
+            let now = self.epoch as u128 * per_epoch + self.start as u128 / b;
+            let end = self.n_epochs.map(|e| e as u128 * per_epoch);
+            let target = end.map_or(now + n as u128, |end| end.min(now + n as u128));
+            self.epoch = u64::try_from(target / per_epoch).unwrap_or(u64::MAX);
+            self.start = ((target % per_epoch) * b) as usize;
+            target - now
+        } else {
+            // Batches straddle epochs: batch `i` holds items `i·b ..` of the stream of epochs.
+            let now = self.epoch as u128 * len + self.start as u128;
+            let end = self.n_epochs.map(|e| e as u128 * len);
+            let left = end.map_or(u128::MAX, |end| (end - now).div_ceil(b));
+            let moved = left.min(n as u128);
+            let target = end.map_or(now + moved * b, |end| end.min(now + moved * b));
+            self.epoch = u64::try_from(target / len).unwrap_or(u64::MAX);
+            self.start = (target % len) as usize;
+            moved
+        };
+        // `moved <= n`, a u64.
+        let moved = moved as u64;
+        self.iters = self.iters.saturating_add(moved);
+        if self.epochs_done() {
+            self.stopped = true;
+        }
+        moved
     }
 
     /// Moves to the next batch, appending its positions to `out` when given; `false` when
@@ -210,28 +369,33 @@ impl Sampler {
                 return false;
             }
             let remaining = self.len - self.start;
+            self.batch_epoch = self.epoch;
             if remaining > self.batch_size {
                 let from = self.start;
                 self.start += self.batch_size;
                 if let Some(out) = out.as_deref_mut() {
                     self.take(from, self.start, out);
                 }
-                self.iters += 1;
+                self.iters = self.iters.saturating_add(1);
                 return true;
             }
             // This batch ends the epoch.
-            let need = self.batch_size - remaining;
-            if need > 0 && self.drop_last {
-                self.epoch += 1;
+            let need = if self.within_epochs {
+                0
+            } else {
+                self.batch_size - remaining
+            };
+            if remaining < self.batch_size && self.drop_last {
+                self.epoch = self.epoch.saturating_add(1);
                 self.start = 0;
                 continue;
             }
             if let Some(out) = out.as_deref_mut() {
                 self.take(self.start, self.len, out);
             }
-            self.epoch += 1;
+            self.epoch = self.epoch.saturating_add(1);
             self.start = 0;
-            self.iters += 1;
+            self.iters = self.iters.saturating_add(1);
             if need > 0 {
                 if self.epochs_done() {
                     self.stopped = true;
@@ -369,6 +533,83 @@ mod tests {
         assert_eq!(index.next_batch(&spec).unwrap().unwrap().ids(), &[2]);
         assert!(index.next_batch(&spec).unwrap().is_none());
         assert!(index.next_batch(&spec).unwrap().is_none());
+    }
+
+    /// The old linear skip: one step per batch.
+    fn skip_by_steps(s: &mut Sampler, n: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < n && s.step(None) {
+            skipped += 1;
+        }
+        skipped
+    }
+
+    #[test]
+    fn skip_is_arithmetic_and_lands_where_stepping_does() {
+        for len in [1usize, 3, 7, 10] {
+            for b in 1..=len {
+                for (drop_last, within) in [(false, false), (true, false), (false, true)] {
+                    for (epochs, iters) in [(Some(3), None), (None, Some(11)), (None, None)] {
+                        for n in [0u64, 1, 2, 5, 9, 30, 200] {
+                            let mk =
+                                || Sampler::new(len, len, 0, b, drop_last, Some(5), epochs, iters);
+                            let (mut fast, mut slow) = (mk(), mk());
+                            let limit = if epochs.is_none() && iters.is_none() {
+                                50
+                            } else {
+                                u64::MAX
+                            };
+                            let n = n.min(limit);
+                            assert_eq!(
+                                fast.skip(n),
+                                skip_by_steps(&mut slow, n),
+                                "len {len} b {b} drop_last {drop_last} within {within} {epochs:?} {iters:?} n {n}"
+                            );
+                            for _ in 0..40 {
+                                assert_eq!(fast.next_positions(), slow.next_positions());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_u64_max_batches_of_an_endless_run_returns_at_once() {
+        let mut s = Sampler::new(10, 10, 0, 3, false, Some(1), None, None);
+        assert_eq!(s.skip(u64::MAX), u64::MAX);
+        // u64::MAX · 3 items: epoch (2^64 - 1) · 3 / 10, position 5 of it.
+        let items = u64::MAX as u128 * 3;
+        assert_eq!((s.epoch as u128, s.start as u128), (items / 10, items % 10));
+        assert_eq!(s.next_positions().map(|p| p.len()), Some(3));
+        let mut s = Sampler::new(10, 10, 0, 3, true, None, None, None);
+        assert_eq!(s.skip(u64::MAX), u64::MAX);
+        assert_eq!(s.next_positions().map(|p| p.len()), Some(3));
+    }
+
+    #[test]
+    fn each_batch_reports_the_epoch_of_its_first_item() {
+        // 4 items, batches of 3, 3 epochs, straddling: [0 1 2] [3 | 0 1] [2 3 | 0] [1 2 3].
+        let mut s = Sampler::new(4, 4, 0, 3, false, None, Some(3), None);
+        let got: Vec<(u64, Vec<usize>)> = std::iter::from_fn(|| s.next_batch()).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, vec![0, 1, 2]),
+                (0, vec![3, 0, 1]),
+                (1, vec![2, 3, 0]),
+                (2, vec![1, 2, 3])
+            ]
+        );
+        // drop_last: the items left over are skipped, the next batch is in the next epoch.
+        let mut s = Sampler::new(4, 4, 0, 3, true, None, Some(3), None);
+        let epochs: Vec<u64> = std::iter::from_fn(|| s.next_batch().map(|b| b.0)).collect();
+        assert_eq!(epochs, vec![0, 1, 2]);
+        // After a skip, the epoch is where the skip landed.
+        let mut s = Sampler::new(4, 4, 0, 3, false, None, None, None);
+        s.skip(1_000);
+        assert_eq!(s.next_batch().unwrap().0, 3_000 / 4);
     }
 
     #[test]

@@ -63,7 +63,11 @@ pub(crate) fn shuffle_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
 ///
 /// * Items are taken in index order (or the epoch's permutation when shuffled), `batch_size`
 ///   at a time. Every epoch is reshuffled.
-/// * With `drop_last` off, a batch may straddle an epoch boundary (it takes the rest of one
+///   On indexes of 65 536 ids or more, the next epoch's permutation is computed on a
+///   background thread while an epoch is drawn, so that a new epoch does not wait for an O(N)
+///   shuffle; it is the same permutation, to the bit, as one computed when the epoch starts.
+/// * BatchFlow's rule (the default; PyTorch's is [`BatchSpec::within_epochs`]):
+///   with `drop_last` off, a batch may straddle an epoch boundary (it takes the rest of one
 ///   epoch and the start of the next) and the last batch of the run may be short. With
 ///   `drop_last` on, the items left at the end of an epoch that do not fill a batch are dropped
 ///   and every batch is full.
@@ -98,6 +102,10 @@ pub struct BatchSpec {
     pub(crate) drop_last: bool,
     #[serde(default)]
     pub(crate) shard: Option<Shard>,
+    #[serde(default)]
+    pub(crate) start_epoch: u64,
+    #[serde(default)]
+    pub(crate) within_epochs: bool,
 }
 
 /// One process's part of every epoch, for a run split across `world_size` processes (ranks),
@@ -235,6 +243,8 @@ impl BatchSpec {
             n_iters: None,
             drop_last: false,
             shard: None,
+            start_epoch: 0,
+            within_epochs: false,
         }
     }
 
@@ -263,6 +273,60 @@ impl BatchSpec {
     #[must_use]
     pub fn drop_last(mut self, drop_last: bool) -> Self {
         self.drop_last = drop_last;
+        self
+    }
+
+    /// Starts at epoch `e` (counting from 0): the run draws epoch `e`'s permutation first,
+    /// then `e + 1`'s and so on, and `n_epochs(n)` ends it after `n` epochs from there. Runs
+    /// of one epoch each, `start_epoch(e).n_epochs(1)` for `e = 0, 1, 2, …`, give together the
+    /// same epochs as one run of `n_epochs`: each reshuffled, reproducibly for a seed. (Under
+    /// the straddling rule such a run's last batch is short instead of taking items of the
+    /// next epoch.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::index::{BatchSpec, DatasetIndex};
+    ///
+    /// let index = DatasetIndex::from_count(6);
+    /// let ids = |spec: BatchSpec| -> Vec<usize> {
+    ///     index.gen_batch(&spec).unwrap().flat_map(|b| b.ids().to_vec()).collect()
+    /// };
+    /// let whole = ids(BatchSpec::new(3).shuffle(5).n_epochs(3));
+    /// let third = ids(BatchSpec::new(3).shuffle(5).start_epoch(2).n_epochs(1));
+    /// assert_eq!(third, whole[12..]);
+    /// ```
+    #[must_use]
+    pub fn start_epoch(mut self, e: u64) -> Self {
+        self.start_epoch = e;
+        self
+    }
+
+    /// PyTorch's rule (`true`) instead of BatchFlow's (`false`, the default): no batch
+    /// straddles two epochs. An epoch's last batch is short (or dropped with `drop_last`),
+    /// never filled with items of the next epoch, so no batch holds an item twice; an index
+    /// smaller than the batch size gives one short batch per epoch instead of
+    /// [`IndexError::BatchTooLarge`]. Batches per run: `e · ceil(n / b)` (`e · floor(n / b)`
+    /// with `drop_last`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::index::{BatchSpec, DatasetIndex};
+    ///
+    /// let index = DatasetIndex::from_count(4);
+    /// let ids = |spec: BatchSpec| -> Vec<Vec<usize>> {
+    ///     index.gen_batch(&spec).unwrap().map(|b| b.ids().to_vec()).collect()
+    /// };
+    /// let spec = BatchSpec::new(3).n_epochs(2);
+    /// assert_eq!(ids(spec.clone()), [vec![0, 1, 2], vec![3, 0, 1], vec![2, 3]]); // BatchFlow
+    /// assert_eq!(ids(spec.within_epochs(true)), [vec![0, 1, 2], vec![3], vec![0, 1, 2], vec![3]]);
+    /// // A validation set smaller than the batch: one short batch.
+    /// assert_eq!(ids(BatchSpec::new(8).within_epochs(true)), [vec![0, 1, 2, 3]]);
+    /// ```
+    #[must_use]
+    pub fn within_epochs(mut self, on: bool) -> Self {
+        self.within_epochs = on;
         self
     }
 
@@ -308,7 +372,9 @@ impl BatchSpec {
                 });
             }
             let per_rank = shard.slice(len).0;
-            if self.batch_size > per_rank {
+            if per_rank == 0
+                || (self.batch_size > per_rank && (self.drop_last || !self.within_epochs))
+            {
                 return Err(IndexError::InvalidShard {
                     message: format!(
                         "batch_size {} is larger than a shard ({len} items / world size {} = \
@@ -318,7 +384,13 @@ impl BatchSpec {
                 });
             }
         }
-        if self.batch_size > len {
+        if len == 0 && self.within_epochs {
+            return Err(IndexError::BatchTooLarge {
+                batch_size: self.batch_size,
+                len,
+            });
+        }
+        if self.batch_size > len && (self.drop_last || !self.within_epochs) {
             return Err(IndexError::BatchTooLarge {
                 batch_size: self.batch_size,
                 len,
@@ -348,6 +420,8 @@ impl BatchSpec {
                 // A total beyond u64 (absurd epoch counts) is as good as endless.
                 if self.drop_last {
                     e.checked_mul(n / b)
+                } else if self.within_epochs {
+                    e.checked_mul(n.div_ceil(b))
                 } else {
                     e.checked_mul(n).map(|items| items.div_ceil(b))
                 }
@@ -368,12 +442,15 @@ impl BatchSpec {
         shuffle_seed: Option<u64>,
     ) -> Result<Sampler, IndexError> {
         self.validate(len)?;
+        // The sampler counts epochs from 0: the run ends at epoch `start + n`.
         let n_epochs = match (self.n_epochs, self.n_iters) {
             (None, None) if !endless_default => Some(1),
             (epochs, _) => epochs,
-        };
+        }
+        .map(|n| n.saturating_add(self.start_epoch));
         let (per_epoch, offset) = self.shard.map_or((len, 0), |s| s.slice(len));
-        Ok(Sampler::new(
+        Ok(Sampler::starting_at(
+            self.start_epoch,
             len,
             per_epoch,
             offset,
@@ -382,6 +459,7 @@ impl BatchSpec {
             shuffle_seed,
             n_epochs,
             self.n_iters,
-        ))
+        )
+        .within_epochs(self.within_epochs))
     }
 }

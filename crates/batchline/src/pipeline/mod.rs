@@ -504,39 +504,9 @@ impl<B: Batch> Pipeline<B> {
                 }
             }
             Some(c) => {
-                let mismatch = |what, detail| {
-                    PipelineError::Checkpoint(CheckpointError::Mismatch { what, detail })
-                };
-                if c.format != 1 {
-                    return Err(mismatch("format", format!("format {} is not 1", c.format)));
-                }
-                if c.index_len != len as u64 || c.index_fingerprint != index.fingerprint() {
-                    return Err(mismatch(
-                        "index",
-                        format!(
-                            "it was taken on an index of {} items (fingerprint {:016x}), this \
-                             one has {len} (fingerprint {:016x})",
-                            c.index_len,
-                            c.index_fingerprint,
-                            index.fingerprint()
-                        ),
-                    ));
-                }
-                if c.pipeline_fingerprint != self.fingerprint() {
-                    return Err(mismatch(
-                        "pipeline",
-                        format!(
-                            "its steps and state variables differ from these: {:?}",
-                            self.step_names()
-                        ),
-                    ));
-                }
-                if c.spec != spec.batches {
-                    return Err(mismatch(
-                        "batch spec",
-                        format!("it was taken with {:?}, not {:?}", c.spec, spec.batches),
-                    ));
-                }
+                c.check_resume(spec, len, index.fingerprint(), self.fingerprint(), || {
+                    self.step_names()
+                })?;
                 Origin {
                     seed: c.seed,
                     shuffle_seed: c.shuffle_seed,

@@ -27,4 +27,5 @@ mod resume_commit;
 mod shard;
 mod stress;
 mod stress_random;
+mod tamper;
 mod timeline;

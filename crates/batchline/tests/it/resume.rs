@@ -394,6 +394,11 @@ fn unusable_state_variables_are_refused() {
     wrong
         .variables
         .insert("step".into(), serde_json::json!("not a number"));
+    assert!(matches!(
+        p.resume(&spec, &wrong).map(|_| ()),
+        Err(PipelineError::Checkpoint(CheckpointError::Corrupt { .. }))
+    ));
+    let wrong = wrong.sealed();
     match p.resume(&spec, &wrong).map(|_| ()) {
         Err(PipelineError::Checkpoint(CheckpointError::Variable { name, .. })) => {
             assert_eq!(name, "step")
@@ -402,6 +407,7 @@ fn unusable_state_variables_are_refused() {
     }
     let mut missing = cp;
     missing.variables.clear();
+    let missing = missing.sealed();
     match p.resume(&spec, &missing).map(|_| ()) {
         Err(PipelineError::Checkpoint(CheckpointError::Variable { name, message })) => {
             assert_eq!(name, "step");
@@ -492,7 +498,7 @@ fn checkpoints_of_other_runs_are_refused() {
 
         // Another format.
         let mut future = cp.clone();
-        future.format = 2;
+        future.format = 3;
         assert_eq!(
             mismatch_what(p.resume(&spec, &future).unwrap_err()),
             "format"

@@ -5,8 +5,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use batchline::exec::{BarKind, Timeline};
 use batchline::{Action, Context, EventKind, EventRecorder, RunSpec};
+use batchline::{BarKind, Timeline};
 use common::{dataset, with_watchdog, Probe};
 
 fn nap(ms: u64) -> impl Fn(&mut Probe, &mut Context) + Send + Sync + 'static {
@@ -135,4 +135,37 @@ fn an_empty_run_draws_an_empty_timeline() {
     let timeline = Timeline::from_events(&[]);
     assert_eq!(timeline.action_bars(), 0);
     roxmltree::Document::parse(&timeline.to_svg()).unwrap();
+}
+
+/// Defect 11: the PNG draws the names as the SVG writes them: `<`, `&`, `+` and lowercase
+/// each as itself, not as `0` or as capitals. Two timelines whose only difference is one
+/// character of an action's name differ in the pixels of that name (in the legend).
+#[test]
+fn the_png_draws_every_printable_character_of_a_name() {
+    use batchline::Event;
+    let png_of = |name: &str| {
+        let action: std::sync::Arc<str> = name.into();
+        let at = |ms, kind| Event::new(Duration::from_millis(ms), 0, 1, kind);
+        let events = vec![
+            at(
+                0,
+                EventKind::ActionStarted {
+                    action: action.clone(),
+                },
+            ),
+            at(10, EventKind::ActionFinished { action }),
+            at(10, EventKind::BatchYielded),
+            at(11, EventKind::BatchReleased),
+        ];
+        Timeline::from_events(&events).to_image(600)
+    };
+    let base = png_of("load 0raw0");
+    for other in ["load <raw>", "load &raw+", "LOAD 0RAW0", "load 0raw~"] {
+        assert_ne!(
+            png_of(other),
+            base,
+            "{other:?} is drawn like \"load 0raw0\""
+        );
+    }
+    assert_eq!(png_of("load 0raw0"), base, "drawing is deterministic");
 }

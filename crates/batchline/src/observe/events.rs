@@ -22,6 +22,30 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+impl Event {
+    /// An event of `kind` at `time` for batch `batch` on thread `worker`: to build events by
+    /// hand (from a saved trace, or in a test) and compute a [`Profile`](crate::Profile) or a
+    /// [`Timeline`](crate::Timeline) from them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use batchline::{Event, EventKind};
+    ///
+    /// let e = Event::new(Duration::from_millis(3), 0, 1, EventKind::BatchCreated);
+    /// assert_eq!((e.batch, e.worker), (0, 1));
+    /// ```
+    pub fn new(time: Duration, batch: u64, worker: usize, kind: EventKind) -> Self {
+        Self {
+            time,
+            batch,
+            worker,
+            kind,
+        }
+    }
+}
+
 /// What an [`Event`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
