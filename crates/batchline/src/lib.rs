@@ -49,11 +49,13 @@ pub mod pipeline;
 
 pub use batch::Batch;
 pub use dataset::Dataset;
+pub use exec::ItemFailure;
 pub use exec::{
     BatchIter, Checkpoint, Event, EventKind, EventRecorder, Failure, FailureBudget, Observer,
     PipelineError, Profile, Rebatch, RunEnd, RunReport, RunSpec,
 };
 pub use index::{BatchIndex, BatchSpec, DatasetIndex, FilesIndex, Shuffle};
+pub use pipeline::Item;
 pub use pipeline::{
     Action, ActionError, ActionResult, Arg, BatchRng, Config, Context, Pipeline, Reset, RunState,
     Update, Variables,

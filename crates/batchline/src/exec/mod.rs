@@ -149,6 +149,22 @@ pub enum PipelineError {
         /// The first failures, one per line.
         summary: String,
     },
+    /// More failures than [`RunSpec::max_failures`] allows, counting the items that actions
+    /// dropped ([`Context::drop_item`](crate::Context::drop_item)) as well as failed batches.
+    #[error(
+        "{batches} failed batches and {items} dropped items, more than the {allowed} failures \
+         allowed; the first: {summary}"
+    )]
+    TooManyDroppedItems {
+        /// Batches that failed.
+        batches: u64,
+        /// Items dropped, this batch's included.
+        items: u64,
+        /// The budget.
+        allowed: u64,
+        /// The first failures, one per line.
+        summary: String,
+    },
     /// Batches could not be split or merged to the new batch size of
     /// [`BatchIter::rebatch`].
     #[error("rebatch: {0}")]
@@ -226,6 +242,62 @@ pub struct RunReport {
     pub failures: Vec<Failure>,
     /// The deepest prefetch `k` the run used under [`RunSpec::prefetch_auto`] (0 otherwise).
     pub prefetch: u64,
+    /// Every item an action dropped from its batch ([`Context::drop_item`]), in batch order;
+    /// they count against [`RunSpec::max_failures`] like failed batches.
+    ///
+    /// [`Context::drop_item`]: crate::Context::drop_item
+    #[serde(default)]
+    pub item_failures: Vec<ItemFailure>,
+}
+
+/// An item an action dropped from its batch (a file that would not load, say): see
+/// [`RunReport::item_failures`] and [`Context::drop_item`](crate::Context::drop_item).
+///
+/// # Examples
+///
+/// ```
+/// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
+/// use batchline::batch::IdsBatch;
+///
+/// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(4), ());
+/// let p = ds.p().apply("drop 2", |b: &mut IdsBatch, ctx: &mut Context| {
+///     if b.index().ids().contains(&2) {
+///         ctx.drop_item("2", None, "unreadable");
+///     }
+/// });
+/// # use batchline::Batch;
+/// let report = p.run(&RunSpec::new(2))?;
+/// assert_eq!(report.item_failures[0].id, "2");
+/// assert_eq!(report.item_failures[0].batch, 1);
+/// # Ok::<(), batchline::PipelineError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ItemFailure {
+    /// The number of the batch the item was dropped from.
+    pub batch: u64,
+    /// The item's id.
+    pub id: String,
+    /// The item's file, when it has one.
+    pub path: Option<std::path::PathBuf>,
+    /// The error's text.
+    pub error: String,
+}
+
+impl ItemFailure {
+    pub(crate) fn new(
+        batch: u64,
+        id: String,
+        path: Option<std::path::PathBuf>,
+        error: String,
+    ) -> Self {
+        Self {
+            batch,
+            id,
+            path,
+            error,
+        }
+    }
 }
 
 /// A failed batch that a run skipped: see [`RunReport::failures`].
@@ -612,6 +684,36 @@ impl<B: Batch> Iterator for BatchIter<B> {
                 Outcome::Stopped => seq,
                 _ => seq + 1,
             };
+            // Items dropped by the batch's actions: reported with the batch (or its skip).
+            let dropped = self.run.ctx.take_item_failures(seq);
+            if !dropped.is_empty() && matches!(outcome, Outcome::Ready(_) | Outcome::Skipped) {
+                self.report.item_failures.extend(dropped);
+                let total = self.report.failed + self.report.item_failures.len() as u64;
+                if let Some(allowed) = self.budget.filter(|&a| total > a) {
+                    let summary = self
+                        .report
+                        .failures
+                        .iter()
+                        .map(|f| f.error.clone())
+                        .chain(
+                            self.report
+                                .item_failures
+                                .iter()
+                                .map(|f| format!("item {}: {}", f.id, f.error)),
+                        )
+                        .take(5)
+                        .collect::<Vec<_>>()
+                        .join("\n  ");
+                    self.release(seq);
+                    self.finish(RunEnd::Failed);
+                    return Some(Err(PipelineError::TooManyDroppedItems {
+                        batches: self.report.failed,
+                        items: self.report.item_failures.len() as u64,
+                        allowed,
+                        summary,
+                    }));
+                }
+            }
             match outcome {
                 Outcome::Ready(batch) => {
                     self.run.emit(seq, 0, || EventKind::BatchYielded);
@@ -635,7 +737,8 @@ impl<B: Batch> Iterator for BatchIter<B> {
                     self.report.failed += 1;
                     self.report.failures.push(Failure::of(&err));
                     self.release(seq);
-                    if let Some(allowed) = self.budget.filter(|&a| self.report.failed > a) {
+                    let total = self.report.failed + self.report.item_failures.len() as u64;
+                    if let Some(allowed) = self.budget.filter(|&a| total > a) {
                         let summary = self
                             .report
                             .failures

@@ -956,7 +956,7 @@ fn corrupt_and_missing_files_fail_naming_their_path() {
         text.contains("b.png") && text.contains("cannot decode"),
         "{text}"
     );
-    assert!(text.contains("item 0: "), "{text}");
+    assert!(text.contains("item 0 (b): "), "{text}");
     assert_eq!(report.failed, 1);
 
     // The missing file on its own.

@@ -13,6 +13,7 @@ mod edges;
 mod errors;
 mod failures;
 mod images;
+mod images_folder;
 mod index_props;
 mod locks;
 mod macros;
