@@ -14,6 +14,7 @@ mod errors;
 mod failures;
 mod images;
 mod images_folder;
+mod images_load;
 mod index_props;
 mod locks;
 mod macros;

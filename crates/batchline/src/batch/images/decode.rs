@@ -118,28 +118,31 @@ pub(super) fn decode_file(path: &Path, options: &LoadOptions) -> Result<DynamicI
     };
     let mut file = File::open(path).map_err(read)?;
     let len = file.metadata().map_err(read)?.len();
-    if len == 0 {
+    // Only the first bytes are read before the format is known (a pipe or a device has no
+    // length: its first bytes say too).
+    let mut head = Vec::with_capacity(32);
+    (&mut file).take(32).read_to_end(&mut head).map_err(read)?;
+    if head.is_empty() {
         return Err(ImageError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let mut head = Vec::with_capacity(32);
-    (&mut file).take(32).read_to_end(&mut head).map_err(read)?;
     let format = image::guess_format(&head).map_err(|_| ImageError::Format {
         path: path.to_path_buf(),
     })?;
-    file.seek(SeekFrom::Start(0)).map_err(read)?;
     let decode = |source| ImageError::Decode {
         path: path.to_path_buf(),
         source,
     };
     match format {
         ImageFormat::Jpeg => {
+            file.seek(SeekFrom::Start(0)).map_err(read)?;
             let mut bytes = Vec::with_capacity(len as usize);
             file.read_to_end(&mut bytes).map_err(read)?;
             decode_jpeg(&bytes, path, options)
         }
         ImageFormat::Png => {
+            file.seek(SeekFrom::Start(0)).map_err(read)?;
             let mut limits = image::Limits::no_limits();
             // Room for the pixels at 16 bits × 4 channels, and for the decoder's own buffers.
             limits.max_alloc = Some(options.max_pixels.saturating_mul(8).max(64 << 20));

@@ -77,16 +77,21 @@ impl Tensor {
 
     /// Keeps the first `at` rows of the batch axis; returns the rest.
     pub(super) fn split_off(&mut self, at: usize) -> Result<Tensor, ImageError> {
-        fn split<T: Clone>(a: &mut Array4<T>, at: usize) -> Array4<T> {
-            let at = at.min(a.shape()[0]);
-            let (head, tail) = a.view().split_at(Axis(0), at);
-            let (head, tail) = (head.to_owned(), tail.to_owned());
-            *a = head;
-            tail
+        fn split<T: Clone>(a: &mut Array4<T>, at: usize) -> Result<Array4<T>, ImageError> {
+            let &[n, x, y, z] = a.shape() else {
+                unreachable!("a tensor has 4 axes")
+            };
+            let at = at.min(n);
+            // In logical order (the views of an empty split do not own well in ndarray 0.16).
+            let mut head: Vec<T> = a.iter().cloned().collect();
+            let tail = head.split_off(at * x * y * z);
+            let err = |e: ndarray::ShapeError| ImageError::Invalid(format!("split: {e}"));
+            *a = Array4::from_shape_vec((at, x, y, z), head).map_err(err)?;
+            Array4::from_shape_vec((n - at, x, y, z), tail).map_err(err)
         }
         Ok(match self {
-            Tensor::U8(a) => Tensor::U8(split(a, at)),
-            Tensor::F32(a) => Tensor::F32(split(a, at)),
+            Tensor::U8(a) => Tensor::U8(split(a, at)?),
+            Tensor::F32(a) => Tensor::F32(split(a, at)?),
         })
     }
 }
