@@ -15,6 +15,7 @@ mod failures;
 mod images;
 mod images_folder;
 mod images_load;
+mod images_transforms;
 mod index_props;
 mod locks;
 mod macros;

@@ -107,15 +107,18 @@ impl<I: Id + Display> ImagesBatch<I> {
         )
     }
 
-    /// Crops the central `width` × `height` window of every image.
+    /// Crops the central `width` × `height` window of every image (and mask), placed as
+    /// torchvision's `CenterCrop` places it.
     #[action]
     pub fn center_crop(&mut self, width: u32, height: u32, ctx: &mut Context) -> ActionResult {
         self.geometric(
             ctx,
             |_, _| (),
             |img, _, _| {
-                let x = img.width().saturating_sub(width) / 2;
-                let y = img.height().saturating_sub(height) / 2;
+                // torchvision's `int(round((size - crop) / 2))`, halves to even.
+                let half = |d: u32| (d as f64 / 2.0).round_ties_even() as u32;
+                let x = half(img.width().saturating_sub(width));
+                let y = half(img.height().saturating_sub(height));
                 ops::crop(&img, x, y, width, height)
             },
         )

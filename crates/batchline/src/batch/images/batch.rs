@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::decode::{load_entry, LoadOptions, LoadPolicy};
 use super::source::{Entry, ImagesSource};
-use super::tensor::Tensor;
+use super::tensor::{Layout, Tensor};
 use super::{ops, ImageError};
 use crate::batch::check_split;
 use crate::index::Id;
@@ -64,6 +64,8 @@ pub struct ImagesBatch<I: Id = String> {
     pub masks: Option<Vec<DynamicImage>>,
     /// The stacked images, after `to_tensor` or `to_tensor_u8`.
     pub tensor: Option<Tensor>,
+    /// The layout of `tensor`.
+    pub(super) layout: Layout,
 }
 
 impl<I: Id> fmt::Debug for ImagesBatch<I> {
@@ -90,6 +92,7 @@ impl<I: Id> Batch for ImagesBatch<I> {
             labels: None,
             masks: None,
             tensor: None,
+            layout: Layout::Nchw,
         }
     }
 
@@ -172,6 +175,7 @@ impl<I: Id> Batch for ImagesBatch<I> {
                 Some(t) => Some(t.split_off(at).map_err(ActionError::from)?),
                 None => None,
             },
+            layout: self.layout,
         })
     }
 }

@@ -18,6 +18,7 @@ mod source;
 mod synthetic;
 mod tensor;
 mod transforms;
+mod tv;
 
 pub use actions::ImagesBatchActions;
 pub use batch::ImagesBatch;

@@ -190,6 +190,7 @@ impl<I: Id> ImagesBatch<I> {
                 .zip(images.par_iter())
                 .for_each(|(out, img)| write_f32(img.as_bytes(), c, h * w, layout, &scale, out))
         });
+        self.layout = layout;
         self.tensor = Some(Tensor::F32(
             Array4::from_shape_vec(shape_of(layout, (n, c, h, w)), data)
                 .map_err(|e| ImageError::Invalid(e.to_string()))?,
@@ -212,6 +213,7 @@ impl<I: Id> ImagesBatch<I> {
                 }
             }
         }
+        self.layout = layout;
         self.tensor = Some(Tensor::U8(
             Array4::from_shape_vec(shape_of(layout, (n, c, h, w)), data)
                 .map_err(|e| ImageError::Invalid(e.to_string()))?,
