@@ -18,6 +18,9 @@ use clap::{Args, ValueEnum};
 use pariter::IteratorExt;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "image")]
+mod images_real;
+
 /// The suites of `bench`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,14 +34,28 @@ pub(crate) enum Suite {
     /// 512 PNG images of 256×256: load, resize to 128×128, random flip, tensor (needs the
     /// `image` feature).
     Images,
+    /// 512 JPEGs of 500×375: load, random_resized_crop 224, flip, normalised tensor.
+    Jpeg,
+    /// The ImageNet val recipe on 512 JPEGs of 500×375.
+    Recipe,
+    /// Batches of 32 JPEGs with one bad file dropped, against the 31 good ones.
+    Dropping,
 }
 
 impl Suite {
-    const ALL: [Suite; 4] = [Suite::Overhead, Suite::Latency, Suite::Cpu, Suite::Images];
+    const ALL: [Suite; 7] = [
+        Suite::Overhead,
+        Suite::Latency,
+        Suite::Cpu,
+        Suite::Images,
+        Suite::Jpeg,
+        Suite::Recipe,
+        Suite::Dropping,
+    ];
 
     /// Whether this build can run the suite.
     fn available(self) -> bool {
-        self != Suite::Images || cfg!(feature = "image")
+        matches!(self, Suite::Overhead | Suite::Latency | Suite::Cpu) || cfg!(feature = "image")
     }
 
     fn name(self) -> &'static str {
@@ -47,6 +64,9 @@ impl Suite {
             Suite::Latency => "latency",
             Suite::Cpu => "cpu",
             Suite::Images => "images",
+            Suite::Jpeg => "jpeg",
+            Suite::Recipe => "recipe",
+            Suite::Dropping => "dropping",
         }
     }
 }
@@ -281,6 +301,14 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             Suite::Latency => latency(settings)?,
             Suite::Cpu => cpu(settings)?,
             Suite::Images => images(settings)?,
+            #[cfg(feature = "image")]
+            Suite::Jpeg => images_real::jpeg(settings)?,
+            #[cfg(feature = "image")]
+            Suite::Recipe => images_real::recipe(settings)?,
+            #[cfg(feature = "image")]
+            Suite::Dropping => images_real::dropping(settings)?,
+            #[cfg(not(feature = "image"))]
+            Suite::Jpeg | Suite::Recipe | Suite::Dropping => images(settings)?,
         });
     }
     Ok(rows)
@@ -788,7 +816,7 @@ mod tests {
         assert!(!s.quick);
         let mut all = vec![Suite::Overhead, Suite::Latency, Suite::Cpu];
         if cfg!(feature = "image") {
-            all.push(Suite::Images);
+            all.extend([Suite::Images, Suite::Jpeg, Suite::Recipe, Suite::Dropping]);
         }
         assert_eq!(s.suites, all);
         assert!(args(&["--rounds", "0"]).settings().is_err());
