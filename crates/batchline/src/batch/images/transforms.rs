@@ -60,8 +60,17 @@ impl<I: Id + Display> ImagesBatch<I> {
     #[action]
     pub fn convert(&mut self, to: Colour, ctx: &mut Context) -> ActionResult {
         self.check_loaded()?;
-        self.images = ctx.par_map(&self.images, |img, _| convert(img, to));
-        Ok(())
+        let want = match to {
+            Colour::Rgb => image::ColorType::Rgb8,
+            Colour::Rgba => image::ColorType::Rgba8,
+            Colour::Grey => image::ColorType::L8,
+        };
+        // Images of the asked type are left as they are (no copy).
+        ctx.par_apply(&mut self.images, |img, _| {
+            if img.color() != want {
+                *img = convert(img, to);
+            }
+        })
     }
 
     /// Resizes every image (and mask, by nearest) so that its shorter side is `side`, keeping
