@@ -53,6 +53,7 @@ pub use dataset::Dataset;
 /// Test support: captures what the progress bar draws. Not part of the API.
 #[doc(hidden)]
 pub use exec::progress::ProgressCapture;
+pub use exec::ItemFailure;
 pub use exec::{
     BatchIter, Checkpoint, Failure, FailureBudget, PipelineError, Rebatch, RunEnd, RunError,
     RunReport, RunSpec,
@@ -62,6 +63,7 @@ pub use observe::{
     chrome_trace, listing, ActionStats, Bar, BarKind, Event, EventKind, EventRecorder, Lane,
     LockStats, Observer, Profile, Timeline,
 };
+pub use pipeline::Item;
 pub use pipeline::{
     Action, ActionError, ActionResult, Arg, BatchRng, Config, Context, Pipeline, Reset, RunState,
     Update, Variables,

@@ -15,6 +15,8 @@ mod args;
 mod executor;
 mod harness;
 mod images;
+#[cfg(feature = "image")]
+mod images_real;
 mod report;
 mod suites;
 #[cfg(test)]
@@ -43,6 +45,12 @@ pub(crate) enum Suite {
     /// 512 PNG images of 256×256: load, resize to 128×128, random flip, tensor (needs the
     /// `image` feature).
     Images,
+    /// 512 JPEGs of 500×375: load, random_resized_crop 224, flip, normalised tensor.
+    Jpeg,
+    /// The ImageNet val recipe on 512 JPEGs of 500×375.
+    Recipe,
+    /// Batches of 32 JPEGs with one bad file dropped, against the 31 good ones.
+    Dropping,
     /// Early drop: k = 7, 100 ms locked actions: the time `drop` takes and the actions started
     /// after it began.
     Drop,
@@ -52,18 +60,24 @@ pub(crate) enum Suite {
 }
 
 impl Suite {
-    const ALL: [Suite; 6] = [
+    const ALL: [Suite; 9] = [
         Suite::Overhead,
         Suite::Latency,
         Suite::Cpu,
         Suite::Images,
+        Suite::Jpeg,
+        Suite::Recipe,
+        Suite::Dropping,
         Suite::Drop,
         Suite::Epoch,
     ];
 
     /// Whether this build can run the suite.
     pub(crate) fn available(self) -> bool {
-        self != Suite::Images || cfg!(feature = "image")
+        !matches!(
+            self,
+            Suite::Images | Suite::Jpeg | Suite::Recipe | Suite::Dropping
+        ) || cfg!(feature = "image")
     }
 
     /// The suite's name on the command line and in the table.
@@ -73,6 +87,9 @@ impl Suite {
             Suite::Latency => "latency",
             Suite::Cpu => "cpu",
             Suite::Images => "images",
+            Suite::Jpeg => "jpeg",
+            Suite::Recipe => "recipe",
+            Suite::Dropping => "dropping",
             Suite::Drop => "drop",
             Suite::Epoch => "epoch",
         }
@@ -113,6 +130,14 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             Suite::Latency => suites::latency(settings)?,
             Suite::Cpu => suites::cpu(settings)?,
             Suite::Images => images::images(settings)?,
+            #[cfg(feature = "image")]
+            Suite::Jpeg => images_real::jpeg(settings)?,
+            #[cfg(feature = "image")]
+            Suite::Recipe => images_real::recipe(settings)?,
+            #[cfg(feature = "image")]
+            Suite::Dropping => images_real::dropping(settings)?,
+            #[cfg(not(feature = "image"))]
+            Suite::Jpeg | Suite::Recipe | Suite::Dropping => images::images(settings)?,
             Suite::Drop => executor::early_drop(settings)?,
             Suite::Epoch => executor::epoch_boundary(settings)?,
         });

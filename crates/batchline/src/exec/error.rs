@@ -93,6 +93,23 @@ pub enum PipelineError {
         /// The first failures, one per line.
         summary: String,
     },
+    /// More failures than [`RunSpec::max_failures`](crate::RunSpec::max_failures) allows,
+    /// counting the items that actions dropped
+    /// ([`Context::drop_item`](crate::Context::drop_item)) as well as failed batches.
+    #[error(
+        "{batches} failed batches and {items} dropped items, more than the {allowed} failures \
+         allowed; the first: {summary}"
+    )]
+    TooManyDroppedItems {
+        /// Batches that failed.
+        batches: u64,
+        /// Items dropped, this batch's included.
+        items: u64,
+        /// The budget.
+        allowed: u64,
+        /// The first failures, one per line.
+        summary: String,
+    },
     /// Batches could not be split or merged to the new batch size of
     /// [`BatchIter::rebatch`](crate::BatchIter::rebatch).
     #[error("rebatch: {0}")]

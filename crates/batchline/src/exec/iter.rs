@@ -458,6 +458,38 @@ impl<B: Batch> BatchIter<B> {
         outcome: Outcome<B>,
         asked: Option<Instant>,
     ) -> Option<Option<Result<B, PipelineError>>> {
+        // Items dropped by the batch's actions: reported with the batch (or its skip).
+        let dropped = self.run.ctx.take_item_failures(seq);
+        if !dropped.is_empty() && matches!(outcome, Outcome::Ready(_) | Outcome::Skipped) {
+            self.report.item_failures.extend(dropped);
+            let total = self.report.failed + self.report.item_failures.len() as u64;
+            if let Some(allowed) = self.budget.filter(|&a| total > a) {
+                let summary = self
+                    .report
+                    .failures
+                    .iter()
+                    .map(|f| f.error.clone())
+                    .chain(
+                        self.report
+                            .item_failures
+                            .iter()
+                            .map(|f| format!("item {}: {}", f.id, f.error)),
+                    )
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n  ");
+                quiet_drop(outcome);
+                self.position = seq;
+                self.release(seq);
+                self.finish(RunEnd::Failed);
+                return Some(Some(Err(PipelineError::TooManyDroppedItems {
+                    batches: self.report.failed,
+                    items: self.report.item_failures.len() as u64,
+                    allowed,
+                    summary,
+                })));
+            }
+        }
         // A batch that failed the run or stopped it is not passed: a checkpoint taken now
         // resumes at it (it is computed again, and fails or stops again).
         self.position = match outcome {
@@ -510,7 +542,8 @@ impl<B: Batch> BatchIter<B> {
                 self.report.failed += 1;
                 self.report.failures.push(Failure::of(&err));
                 self.release(seq);
-                let allowed = self.budget.filter(|&a| self.report.failed > a)?;
+                let total = self.report.failed + self.report.item_failures.len() as u64;
+                let allowed = self.budget.filter(|&a| total > a)?;
                 let summary = self
                     .report
                     .failures

@@ -57,7 +57,7 @@ pub use error::{PipelineError, RunError};
 pub use iter::BatchIter;
 pub(crate) use iter::Origin;
 pub use rebatch::Rebatch;
-pub use report::{Failure, RunEnd, RunReport};
+pub use report::{Failure, ItemFailure, RunEnd, RunReport};
 pub use spec::{FailureBudget, RunSpec};
 
 pub(crate) use lock::LockRegistry;

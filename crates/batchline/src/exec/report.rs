@@ -49,6 +49,12 @@ pub struct RunReport {
     pub failures: Vec<Failure>,
     /// The deepest prefetch `k` the run used under [`RunSpec::prefetch_auto`] (0 otherwise).
     pub prefetch: u64,
+    /// Every item an action dropped from its batch ([`Context::drop_item`]), in batch order;
+    /// they count against [`RunSpec::max_failures`] like failed batches.
+    ///
+    /// [`Context::drop_item`]: crate::Context::drop_item
+    #[serde(default)]
+    pub item_failures: Vec<ItemFailure>,
 }
 
 /// A failed batch that a run skipped: see [`RunReport::failures`].
@@ -77,6 +83,56 @@ impl Failure {
             ids: err.ids().to_string(),
             action,
             error: err.to_string(),
+        }
+    }
+}
+
+/// An item an action dropped from its batch (a file that would not load, say): see
+/// [`RunReport::item_failures`] and [`Context::drop_item`](crate::Context::drop_item).
+///
+/// # Examples
+///
+/// ```
+/// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
+/// use batchline::batch::IdsBatch;
+///
+/// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(4), ());
+/// let p = ds.p().apply("drop 2", |b: &mut IdsBatch, ctx: &mut Context| {
+///     if b.index().ids().contains(&2) {
+///         ctx.drop_item("2", None, "unreadable");
+///     }
+/// });
+/// # use batchline::Batch;
+/// let report = p.run(&RunSpec::new(2))?;
+/// assert_eq!(report.item_failures[0].id, "2");
+/// assert_eq!(report.item_failures[0].batch, 1);
+/// # Ok::<(), batchline::PipelineError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ItemFailure {
+    /// The number of the batch the item was dropped from.
+    pub batch: u64,
+    /// The item's id.
+    pub id: String,
+    /// The item's file, when it has one.
+    pub path: Option<std::path::PathBuf>,
+    /// The error's text.
+    pub error: String,
+}
+
+impl ItemFailure {
+    pub(crate) fn new(
+        batch: u64,
+        id: String,
+        path: Option<std::path::PathBuf>,
+        error: String,
+    ) -> Self {
+        Self {
+            batch,
+            id,
+            path,
+            error,
         }
     }
 }

@@ -24,7 +24,7 @@ mod files;
 mod sampler;
 mod spec;
 
-pub use files::{FileIds, FilesIndex};
+pub use files::{FileIds, FilesIndex, Skipped};
 pub use sampler::{BatchIndex, Batches};
 pub use spec::{BatchSpec, Shard, Shuffle};
 

@@ -9,7 +9,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Config, Variables};
-use crate::exec::{RunEnd, RunReport};
+use crate::exec::{ItemFailure, RunEnd, RunReport};
 
 /// What an action knows about the run besides its batch: the batch's number, its own random
 /// generator, the pipeline's variables and its config.
@@ -49,6 +49,9 @@ pub(crate) struct RunContext {
     /// State that lives as long as the run, keyed by the step that made it (a merge's run of
     /// the other pipeline, say).
     locals: Mutex<HashMap<u64, Local>>,
+    /// The items actions dropped ([`Context::drop_item`]), by batch number, until the
+    /// consumer takes them with the batch.
+    item_failures: Mutex<HashMap<u64, Vec<ItemFailure>>>,
 }
 
 impl RunContext {
@@ -60,7 +63,17 @@ impl RunContext {
             first_batch: 0,
             pool: None,
             locals: Mutex::default(),
+            item_failures: Mutex::default(),
         }
+    }
+
+    /// The items dropped from batch `batch` (taken: a second call gives none).
+    pub(crate) fn take_item_failures(&self, batch: u64) -> Vec<ItemFailure> {
+        let mut map = self.item_failures.lock();
+        if map.is_empty() {
+            return Vec::new();
+        }
+        map.remove(&batch).unwrap_or_default()
     }
 
     /// The run-local value of step `key`, made by `init` the first time it is asked for.
@@ -125,6 +138,49 @@ impl<'r> Context<'r> {
     /// The pipeline's config (see [`Pipeline::with_config`](super::Pipeline::with_config)).
     pub fn config(&self) -> &Config {
         &self.run.config
+    }
+
+    /// Records that an action dropped an item from this batch (a file that would not load,
+    /// say): the run's report lists it in
+    /// [`RunReport::item_failures`](crate::RunReport::item_failures), and it counts against
+    /// [`RunSpec::max_failures`](crate::RunSpec::max_failures) (a run without that budget
+    /// drops any number of items). The action itself removes the item from its batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
+    /// use batchline::batch::IdsBatch;
+    ///
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(6), ());
+    /// let p = ds.p().apply("drop odd", |b: &mut IdsBatch, ctx: &mut Context| {
+    ///     for id in b.index().ids().iter().filter(|&&i| i % 2 == 1) {
+    ///         ctx.drop_item(id, None, "odd");
+    ///     }
+    /// });
+    /// # use batchline::Batch;
+    /// assert_eq!(p.run(&RunSpec::new(3))?.item_failures.len(), 3);
+    /// assert!(p.run(&RunSpec::new(3).max_failures(2)).is_err());
+    /// # Ok::<(), batchline::PipelineError>(())
+    /// ```
+    pub fn drop_item(
+        &mut self,
+        id: impl std::fmt::Display,
+        path: Option<&std::path::Path>,
+        error: impl std::fmt::Display,
+    ) {
+        let failure = ItemFailure::new(
+            self.batch,
+            id.to_string(),
+            path.map(std::path::Path::to_path_buf),
+            error.to_string(),
+        );
+        self.run
+            .item_failures
+            .lock()
+            .entry(self.batch)
+            .or_default()
+            .push(failure);
     }
 
     pub(crate) fn run(&self) -> &'r RunContext {

@@ -140,9 +140,10 @@ fn crop_and_center_crop_take_the_exact_windows() {
         }
     }
 
-    // Odd margins round down; the full size is the identity.
+    // Odd margins are halved to even, as torchvision's CenterCrop (1.5 → 2, 0.5 → 0); the
+    // full size is the identity.
     let b = one_batch(vec![rgb(small.clone())], |p| p.load().center_crop(3, 3)).unwrap();
-    assert_eq!(b.images[0], rgb(small.clone()).crop_imm(1, 0, 3, 3));
+    assert_eq!(b.images[0], rgb(small.clone()).crop_imm(2, 0, 3, 3));
     let b = one_batch(vec![rgb(small.clone())], |p| p.load().center_crop(6, 4)).unwrap();
     assert_eq!(b.images[0], rgb(small));
 }
@@ -956,7 +957,7 @@ fn corrupt_and_missing_files_fail_naming_their_path() {
         text.contains("b.png") && text.contains("cannot decode"),
         "{text}"
     );
-    assert!(text.contains("item 0: "), "{text}");
+    assert!(text.contains("item 0 (b): "), "{text}");
     assert_eq!(report.failed, 1);
 
     // The missing file on its own.

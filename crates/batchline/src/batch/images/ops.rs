@@ -57,7 +57,7 @@ pub(crate) fn channels(image: &DynamicImage) -> (usize, bool) {
 }
 
 /// Rebuilds an image of the same kind as `like` from raw bytes.
-fn rebuild(like: &DynamicImage, width: u32, height: u32, raw: Vec<u8>) -> DynamicImage {
+pub(super) fn rebuild(like: &DynamicImage, width: u32, height: u32, raw: Vec<u8>) -> DynamicImage {
     let bad = "the buffer has the image's size";
     match like {
         DynamicImage::ImageLuma8(_) => {
@@ -89,13 +89,34 @@ pub(crate) fn resize(
     height: u32,
     filter: Filter,
 ) -> Result<DynamicImage, ImageError> {
+    resize_region(image, None, width, height, filter)
+}
+
+/// Resizes the window `(x, y, w, h)` of the image (all of it for `None`) to `width` ×
+/// `height` in one pass, without copying the window first.
+pub(crate) fn resize_region(
+    image: &DynamicImage,
+    region: Option<(u32, u32, u32, u32)>,
+    width: u32,
+    height: u32,
+    filter: Filter,
+) -> Result<DynamicImage, ImageError> {
+    if let Some((x, y, w, h)) = region {
+        if (w, h) == (width, height) {
+            return crop(image, x, y, w, h);
+        }
+        if (x, y, w, h) != (0, 0, image.width(), image.height()) {
+            // Checks the window.
+            crop_fits(image, x, y, w, h)?;
+        }
+    }
     if width == 0 || height == 0 {
         return Err(ImageError::Invalid(format!(
             "cannot resize to {width}×{height}: sizes must be positive"
         )));
     }
     check_size(width as usize, height as usize, channels(image).0)?;
-    if (width, height) == (image.width(), image.height()) {
+    if region.is_none() && (width, height) == (image.width(), image.height()) {
         return Ok(image.clone());
     }
     let pt = pixel_type(image);
@@ -113,11 +134,12 @@ pub(crate) fn resize(
         // A resizer keeps its scratch buffers between calls: one per thread.
         static RESIZER: std::cell::RefCell<fir::Resizer> = std::cell::RefCell::new(fir::Resizer::new());
     }
+    let mut options = fir::ResizeOptions::new().resize_alg(alg);
+    if let Some((x, y, w, h)) = region {
+        options = options.crop(x as f64, y as f64, w as f64, h as f64);
+    }
     RESIZER
-        .with(|r| {
-            r.borrow_mut()
-                .resize(&src, &mut dst, &fir::ResizeOptions::new().resize_alg(alg))
-        })
+        .with(|r| r.borrow_mut().resize(&src, &mut dst, &options))
         .map_err(|e| ImageError::Invalid(format!("resize: {e}")))?;
     Ok(rebuild(image, width, height, dst.into_vec()))
 }
@@ -130,6 +152,17 @@ pub(crate) fn crop(
     width: u32,
     height: u32,
 ) -> Result<DynamicImage, ImageError> {
+    crop_fits(image, x, y, width, height)?;
+    Ok(image.crop_imm(x, y, width, height))
+}
+
+fn crop_fits(
+    image: &DynamicImage,
+    x: u32,
+    y: u32,
+    width: u32,
+    height: u32,
+) -> Result<(), ImageError> {
     let fits = x.checked_add(width).is_some_and(|r| r <= image.width())
         && y.checked_add(height).is_some_and(|b| b <= image.height());
     if !fits || width == 0 || height == 0 {
@@ -139,7 +172,7 @@ pub(crate) fn crop(
             image.height()
         )));
     }
-    Ok(image.crop_imm(x, y, width, height))
+    Ok(())
 }
 
 /// Flips the image in place.
@@ -277,7 +310,7 @@ fn normal(sigma: f32) -> Result<Normal<f32>, ImageError> {
         .map_err(|e| ImageError::Invalid(format!("noise with sigma {sigma}: {e}")))
 }
 
-fn raw_mut(image: &mut DynamicImage) -> &mut [u8] {
+pub(super) fn raw_mut(image: &mut DynamicImage) -> &mut [u8] {
     match image {
         DynamicImage::ImageLuma8(b) => b,
         DynamicImage::ImageLumaA8(b) => b,
