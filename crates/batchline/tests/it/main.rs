@@ -23,4 +23,6 @@ mod rebatch;
 mod resume;
 mod shard;
 mod stress;
+#[cfg(feature = "table")]
+mod table;
 mod timeline;
