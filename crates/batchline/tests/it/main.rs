@@ -16,6 +16,8 @@ mod images;
 mod index_props;
 mod locks;
 mod macros;
+#[cfg(feature = "table")]
+mod npy;
 mod parallel;
 mod prefetch;
 mod profile;
