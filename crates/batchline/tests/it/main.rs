@@ -27,4 +27,6 @@ mod shard;
 mod stress;
 #[cfg(feature = "table")]
 mod table;
+#[cfg(feature = "table")]
+mod table_files;
 mod timeline;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_csv::reader::Format;
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 use super::TableError;
 
@@ -92,7 +92,7 @@ pub(super) fn read(path: &Path, options: &CsvOptions) -> Result<RecordBatch, Tab
         .with_delimiter(options.delimiter);
     let csv_error = |e: ArrowError| TableError::Csv {
         path: path.to_path_buf(),
-        message: message(e),
+        message: message(e, None),
     };
     let schema = match &options.schema {
         Some(schema) => Arc::clone(schema),
@@ -109,18 +109,50 @@ pub(super) fn read(path: &Path, options: &CsvOptions) -> Result<RecordBatch, Tab
         .with_batch_size(65_536)
         .build(BufReader::new(file))
         .map_err(csv_error)?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(csv_error)?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TableError::Csv {
+            path: path.to_path_buf(),
+            message: message(e, Some(&schema)),
+        })?;
     arrow_select::concat::concat_batches(&schema, &batches).map_err(csv_error)
 }
 
-/// Arrow's message, without its `Parser error: ` / `Csv error: ` prefix and the row dump.
-fn message(e: ArrowError) -> String {
-    let text = match e {
-        ArrowError::ParseError(m) | ArrowError::CsvError(m) => m,
-        other => other.to_string(),
+/// Arrow's message, without its `Parser error: ` / `Csv error: ` prefix and the row dump, with
+/// the line counted from 1 at the file's first line (Arrow counts a value's line from 0) and
+/// the column's name.
+fn message(e: ArrowError, schema: Option<&Schema>) -> String {
+    let (text, parse) = match e {
+        ArrowError::ParseError(m) => (m, true),
+        ArrowError::CsvError(m) => (m, false),
+        other => (other.to_string(), false),
     };
-    match text.find(". Row data:") {
+    let text = match text.find(". Row data:") {
         Some(at) => text[..at].to_string(),
         None => text,
+    };
+    if !parse {
+        return text;
     }
+    let number_after = |key: &str| -> Option<(usize, usize, usize)> {
+        let at = text.find(key)? + key.len();
+        let len = text[at..].bytes().take_while(u8::is_ascii_digit).count();
+        Some((at, at + len, text[at..at + len].parse().ok()?))
+    };
+    let (Some((c0, c1, column)), Some((l0, l1, line))) =
+        (number_after(" for column "), number_after(" at line "))
+    else {
+        return text;
+    };
+    let name = schema
+        .and_then(|s| s.fields().get(column))
+        .map(|f| format!(" ({:?})", f.name()))
+        .unwrap_or_default();
+    format!(
+        "{}{column}{name}{}{}{}",
+        &text[..c0],
+        &text[c1..l0],
+        line + 1,
+        &text[l1..]
+    )
 }
