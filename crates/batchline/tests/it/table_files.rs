@@ -191,6 +191,19 @@ fn parquet_rows_by_row_group_with_a_bounded_cache() {
         values.extend(b.unwrap().labels("y").unwrap());
     }
     assert_eq!(fresh.row_groups().0, 10);
+    // With prefetch, workers that want the same row group at once share one decoding.
+    let fresh = TableSource::parquet(p, &ParquetOptions::new().cache_row_groups(8)).unwrap();
+    let ds: Dataset<TableBatch> =
+        Dataset::new(DatasetIndex::from_count(1000), fresh.block_shuffled(9, 3));
+    for b in ds
+        .p()
+        .load()
+        .gen_batch(&RunSpec::new(50).prefetch(3))
+        .unwrap()
+    {
+        assert_eq!(b.unwrap().len(), 50);
+    }
+    assert_eq!(fresh.row_groups().0, 10);
     assert!(shuffled_decodes > 50, "{shuffled_decodes}");
     assert_ne!(values[..3], [0, 1, 2]);
     values.sort();

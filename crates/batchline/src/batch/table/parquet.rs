@@ -5,7 +5,7 @@ use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_schema::SchemaRef;
@@ -93,7 +93,7 @@ pub(super) struct ParquetReader {
     rows: usize,
     capacity: usize,
     /// Decoded row groups, least recently used first.
-    cache: Mutex<Vec<(usize, Arc<RecordBatch>)>>,
+    cache: Mutex<Vec<(usize, Arc<OnceLock<Decoded>>)>>,
     decoded: AtomicU64,
 }
 
@@ -195,50 +195,68 @@ impl ParquetReader {
         })
     }
 
-    /// A decoded row group, from the cache or from the file (then cached).
+    /// A decoded row group, from the cache or from the file (then cached). Workers that
+    /// want the same row group at once wait for one decoding instead of each decoding it.
     fn group(&self, g: usize) -> Result<Arc<RecordBatch>, TableError> {
-        {
+        let slot = {
             let mut cache = self.cache.lock();
-            if let Some(at) = cache.iter().position(|(k, _)| *k == g) {
-                let entry = cache.remove(at);
-                let batch = Arc::clone(&entry.1);
-                cache.push(entry);
-                return Ok(batch);
+            match cache.iter().position(|(k, _)| *k == g) {
+                Some(at) => {
+                    let entry = cache.remove(at);
+                    let slot = Arc::clone(&entry.1);
+                    cache.push(entry);
+                    slot
+                }
+                None => {
+                    if cache.len() >= self.capacity {
+                        cache.remove(0);
+                    }
+                    let slot = Arc::new(OnceLock::new());
+                    cache.push((g, Arc::clone(&slot)));
+                    slot
+                }
+            }
+        };
+        match slot.get_or_init(|| self.decode(g)) {
+            Ok(batch) => Ok(Arc::clone(batch)),
+            Err((path, message)) => {
+                self.cache
+                    .lock()
+                    .retain(|(k, s)| *k != g || !Arc::ptr_eq(s, &slot));
+                Err(TableError::Parquet {
+                    path: path.clone(),
+                    message: message.clone(),
+                })
             }
         }
+    }
+
+    fn decode(&self, g: usize) -> Decoded {
         let group = &self.groups[g];
         let shard = &self.shards[group.shard];
+        let fail = |message: String| (shard.path.clone(), message);
         // A file of its own for each read: a cloned handle would share the file position
         // with the other workers' reads.
-        let file = File::open(&shard.path).map_err(TableError::io(&shard.path))?;
+        let file = File::open(&shard.path).map_err(|e| fail(e.to_string()))?;
         let reader =
             ParquetRecordBatchReaderBuilder::new_with_metadata(file, shard.metadata.clone())
                 .with_projection(shard.mask.clone())
                 .with_row_groups(vec![group.group])
                 .with_batch_size(group.rows.len())
                 .build()
-                .map_err(parquet_error(&shard.path))?;
+                .map_err(|e| fail(e.to_string()))?;
         let batches = reader
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TableError::Parquet {
-                path: shard.path.clone(),
-                message: format!("row group {}: {e}", group.group),
-            })?;
+            .map_err(|e| fail(format!("row group {}: {e}", group.group)))?;
         self.decoded.fetch_add(1, Ordering::Relaxed);
-        let batch = Arc::new(
-            arrow_select::concat::concat_batches(&self.schema, &batches)
-                .map_err(TableError::arrow("joining a row group"))?,
-        );
-        let mut cache = self.cache.lock();
-        if !cache.iter().any(|(k, _)| *k == g) {
-            if cache.len() >= self.capacity {
-                cache.remove(0);
-            }
-            cache.push((g, Arc::clone(&batch)));
-        }
-        Ok(batch)
+        let batch = arrow_select::concat::concat_batches(&self.schema, &batches)
+            .map_err(|e| fail(format!("row group {}: {e}", group.group)))?;
+        Ok(Arc::new(batch))
     }
 }
+
+/// A decoded row group, or the file and the message of the failure.
+type Decoded = Result<Arc<RecordBatch>, (PathBuf, String)>;
 
 impl Reader for ParquetReader {
     fn schema(&self) -> SchemaRef {
@@ -294,15 +312,85 @@ impl Reader for ParquetReader {
     }
 }
 
-/// Writes a table as a Parquet file (snappy-compressed, one row group per 65 536 rows).
+/// A Parquet file written a chunk of rows at a time (snappy-compressed), so that tables larger
+/// than memory can be written; it reads back with
+/// [`TableSource::parquet`](super::TableSource::parquet), pandas, polars or pyarrow.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow_array::{Int64Array, RecordBatch};
+/// use batchline::batch::{ParquetOptions, ParquetWriter, TableSource};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("t.parquet");
+/// let rows = RecordBatch::try_from_iter([("y", Arc::new(Int64Array::from(vec![1, 2, 3])) as _)])?;
+/// let mut writer = ParquetWriter::create(&path, rows.schema(), 2)?; // row groups of 2 rows
+/// writer.append(&rows)?;
+/// writer.append(&rows)?;
+/// writer.finish()?;
+/// assert_eq!(TableSource::parquet(path.to_str().unwrap(), &ParquetOptions::new())?.rows(), 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ParquetWriter {
+    path: PathBuf,
+    writer: parquet::arrow::ArrowWriter<File>,
+}
+
+impl std::fmt::Debug for ParquetWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetWriter")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl ParquetWriter {
+    /// Creates the file for rows of `schema`, in row groups of at most `row_group_rows` rows.
+    ///
+    /// # Errors
+    ///
+    /// [`TableError::Io`], [`TableError::Parquet`] for a schema Parquet cannot hold.
+    pub fn create(
+        path: impl AsRef<Path>,
+        schema: SchemaRef,
+        row_group_rows: usize,
+    ) -> Result<Self, TableError> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::create(&path).map_err(TableError::io(&path))?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+            .build();
+        let writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props))
+            .map_err(parquet_error(&path))?;
+        Ok(Self { path, writer })
+    }
+
+    /// Appends rows of the file's schema.
+    ///
+    /// # Errors
+    ///
+    /// [`TableError::Parquet`] for rows of another schema or a failed write.
+    pub fn append(&mut self, rows: &RecordBatch) -> Result<(), TableError> {
+        self.writer.write(rows).map_err(parquet_error(&self.path))
+    }
+
+    /// Writes the last row group and the footer.
+    ///
+    /// # Errors
+    ///
+    /// [`TableError::Parquet`] when the writes fail.
+    pub fn finish(self) -> Result<(), TableError> {
+        self.writer.close().map_err(parquet_error(&self.path))?;
+        Ok(())
+    }
+}
+
+/// Writes a table as one Parquet file (snappy-compressed, row groups of 65 536 rows).
 pub(super) fn write_parquet(path: &Path, table: &RecordBatch) -> Result<(), TableError> {
-    let file = File::create(path).map_err(TableError::io(path))?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, table.schema(), Some(props))
-        .map_err(parquet_error(path))?;
-    writer.write(table).map_err(parquet_error(path))?;
-    writer.close().map_err(parquet_error(path))?;
-    Ok(())
+    let mut writer = ParquetWriter::create(path, table.schema(), 65_536)?;
+    writer.append(table)?;
+    writer.finish()
 }
