@@ -31,6 +31,12 @@ pub(crate) enum Suite {
     /// 512 PNG images of 256×256: load, resize to 128×128, random flip, tensor (needs the
     /// `image` feature).
     Images,
+    /// Shuffled batches of 256 rows × 32 f32 + an i64 label from CSV, Parquet and .npy, next to
+    /// the same rows in memory (not run by default; needs the `table` feature).
+    Tables,
+    /// A shuffled epoch over a 4 GB .npy and a 4 GB Parquet file, with peak memory (not run by
+    /// default; writes 8 GB in a temporary folder; needs the `table` feature).
+    LargerThanMemory,
 }
 
 impl Suite {
@@ -38,7 +44,11 @@ impl Suite {
 
     /// Whether this build can run the suite.
     fn available(self) -> bool {
-        self != Suite::Images || cfg!(feature = "image")
+        match self {
+            Suite::Images => cfg!(feature = "image"),
+            Suite::Tables | Suite::LargerThanMemory => cfg!(feature = "table"),
+            _ => true,
+        }
     }
 
     fn name(self) -> &'static str {
@@ -47,6 +57,8 @@ impl Suite {
             Suite::Latency => "latency",
             Suite::Cpu => "cpu",
             Suite::Images => "images",
+            Suite::Tables => "tables",
+            Suite::LargerThanMemory => "larger-than-memory",
         }
     }
 }
@@ -222,7 +234,7 @@ impl BenchArgs {
         for &s in &self.suite {
             anyhow::ensure!(
                 s.available(),
-                "the {} suite needs the `image` feature of batchline-cli",
+                "the {} suite needs a feature of batchline-cli (`image` or `table`)",
                 s.name()
             );
             if !suites.contains(&s) {
@@ -281,6 +293,12 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             Suite::Latency => latency(settings)?,
             Suite::Cpu => cpu(settings)?,
             Suite::Images => images(settings)?,
+            #[cfg(feature = "table")]
+            Suite::Tables => crate::bench_tables::tables(settings)?,
+            #[cfg(feature = "table")]
+            Suite::LargerThanMemory => crate::bench_tables::larger_than_memory(settings)?,
+            #[cfg(not(feature = "table"))]
+            Suite::Tables | Suite::LargerThanMemory => anyhow::bail!("needs the `table` feature"),
         });
     }
     Ok(rows)
