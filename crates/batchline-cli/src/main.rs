@@ -2,6 +2,8 @@
 //! (`bench`).
 
 mod bench;
+#[cfg(feature = "table")]
+mod bench_tables;
 mod trace;
 
 use std::io::{self, Write};

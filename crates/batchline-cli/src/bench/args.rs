@@ -71,7 +71,7 @@ impl BenchArgs {
         for &s in &self.suite {
             anyhow::ensure!(
                 s.available(),
-                "the {} suite needs the `image` feature of batchline-cli",
+                "the {} suite needs a feature of batchline-cli (`image` or `table`)",
                 s.name()
             );
             if !suites.contains(&s) {

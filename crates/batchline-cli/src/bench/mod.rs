@@ -29,7 +29,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use args::{BenchArgs, Settings};
-pub(crate) use harness::Row;
+pub(crate) use harness::{Kind, Row};
 pub(crate) use report::{render, Machine, Report};
 
 /// The suites of `bench`.
@@ -51,6 +51,12 @@ pub(crate) enum Suite {
     Recipe,
     /// Batches of 32 JPEGs with one bad file dropped, against the 31 good ones.
     Dropping,
+    /// Shuffled batches of 256 rows × 32 f32 + an i64 label from CSV, Parquet and .npy, next to
+    /// the same rows in memory (not run by default; needs the `table` feature).
+    Tables,
+    /// A shuffled epoch over a 4 GB .npy and a 4 GB Parquet file, with peak memory (not run by
+    /// default; writes 8 GB in a temporary folder; needs the `table` feature).
+    LargerThanMemory,
     /// Early drop: k = 7, 100 ms locked actions: the time `drop` takes and the actions started
     /// after it began.
     Drop,
@@ -74,10 +80,13 @@ impl Suite {
 
     /// Whether this build can run the suite.
     pub(crate) fn available(self) -> bool {
-        !matches!(
-            self,
-            Suite::Images | Suite::Jpeg | Suite::Recipe | Suite::Dropping
-        ) || cfg!(feature = "image")
+        match self {
+            Suite::Images | Suite::Jpeg | Suite::Recipe | Suite::Dropping => {
+                cfg!(feature = "image")
+            }
+            Suite::Tables | Suite::LargerThanMemory => cfg!(feature = "table"),
+            _ => true,
+        }
     }
 
     /// The suite's name on the command line and in the table.
@@ -90,6 +99,8 @@ impl Suite {
             Suite::Jpeg => "jpeg",
             Suite::Recipe => "recipe",
             Suite::Dropping => "dropping",
+            Suite::Tables => "tables",
+            Suite::LargerThanMemory => "larger-than-memory",
             Suite::Drop => "drop",
             Suite::Epoch => "epoch",
         }
@@ -138,6 +149,12 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             Suite::Dropping => images_real::dropping(settings)?,
             #[cfg(not(feature = "image"))]
             Suite::Jpeg | Suite::Recipe | Suite::Dropping => images::images(settings)?,
+            #[cfg(feature = "table")]
+            Suite::Tables => crate::bench_tables::tables(settings)?,
+            #[cfg(feature = "table")]
+            Suite::LargerThanMemory => crate::bench_tables::larger_than_memory(settings)?,
+            #[cfg(not(feature = "table"))]
+            Suite::Tables | Suite::LargerThanMemory => anyhow::bail!("needs the `table` feature"),
             Suite::Drop => executor::early_drop(settings)?,
             Suite::Epoch => executor::epoch_boundary(settings)?,
         });

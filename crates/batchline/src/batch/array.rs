@@ -141,21 +141,26 @@ impl<T: Clone> ArraySource<T> {
 
 /// A batch of rows of the named arrays of an [`ArraySource`]; the ids are row numbers.
 ///
-/// A fresh batch holds no data: the `load` action copies its rows of every component.
+/// A fresh batch holds no data: the `load` action (a pipeline step of [`ArrayBatchActions`],
+/// or [`load_rows`](Self::load_rows) called directly) copies its rows of every component.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::sync::Arc;
-/// use batchline::{Batch, BatchIndex};
-/// use batchline::batch::{ArrayBatch, ArraySource};
+/// use batchline::{Batch, BatchIndex, Dataset, DatasetIndex, RunSpec};
+/// use batchline::batch::{ArrayBatch, ArrayBatchActions, ArraySource};
 /// use ndarray::array;
 ///
 /// let source = Arc::new(ArraySource::new().with("x", array![[1.0_f32], [2.0], [3.0]])?);
 /// let mut batch = ArrayBatch::create(BatchIndex::new(vec![2, 0], vec![0, 1]), &source);
 /// batch.load_rows()?;
 /// assert_eq!(batch.get("x")?, &array![[3.0_f32], [1.0]].into_dyn());
-/// # Ok::<(), batchline::batch::ArrayError>(())
+///
+/// let dataset: Dataset<ArrayBatch> = Dataset::new(DatasetIndex::from_count(3), source);
+/// let batch = dataset.p().load().gen_batch(&RunSpec::new(2))?.next().unwrap()?;
+/// assert_eq!(batch.get("x")?, &array![[1.0_f32], [2.0]].into_dyn());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ArrayBatch<T = f32> {
@@ -239,6 +244,17 @@ impl<T: Clone + Send + Sync + 'static> ArrayBatch<T> {
     /// The names of the components the batch holds.
     pub fn components(&self) -> impl Iterator<Item = &str> {
         self.data.keys().map(String::as_str)
+    }
+}
+
+/// Actions of [`ArrayBatch`]: pipeline steps of `Pipeline<ArrayBatch<T>>`.
+#[batchline::actions]
+impl<T: Clone + Send + Sync + 'static> ArrayBatch<T> {
+    /// Copies the batch's rows of every component of the source (see
+    /// [`load_rows`](Self::load_rows)).
+    #[action]
+    pub fn load(&mut self) -> Result<(), ArrayError> {
+        self.load_rows()
     }
 }
 

@@ -3,8 +3,15 @@
 mod array;
 #[cfg(feature = "image")]
 pub mod images;
+#[cfg(feature = "table")]
+mod table;
 
-pub use array::{ArrayBatch, ArrayError, ArraySource};
+pub use array::{ArrayBatch, ArrayBatchActions, ArrayError, ArraySource};
+#[cfg(feature = "table")]
+pub use table::{
+    ColumnStats, CsvOptions, DumpFormat, NpyWriter, ParquetOptions, ParquetWriter, TableBatch,
+    TableBatchActions, TableError, TableSource, TableStats,
+};
 
 use std::sync::Arc;
 

@@ -20,6 +20,8 @@ mod images_transforms;
 mod index_props;
 mod locks;
 mod macros;
+#[cfg(feature = "table")]
+mod npy;
 mod parallel;
 mod prefetch;
 mod profile;
@@ -30,5 +32,9 @@ mod resume_commit;
 mod shard;
 mod stress;
 mod stress_random;
+#[cfg(feature = "table")]
+mod table;
+#[cfg(feature = "table")]
+mod table_files;
 mod tamper;
 mod timeline;
