@@ -1,0 +1,29 @@
+//! The Rust part of the `batchline` Python package (`batchline._batchline`): a thin layer of
+//! conversions over the `batchline` crate. The Python API itself (BatchFlow's names,
+//! decorators and named expressions) is in `python/batchline/`.
+//!
+//! * [`batch`]: the Rust batch that carries a Python batch object through the engine;
+//! * [`plan`]: the steps of a pipeline (Python actions take the GIL only while Python runs)
+//!   and the run's iterator (which releases the GIL while it waits);
+//! * [`images`]: native image actions, which never take the GIL, and zero-copy NumPy arrays;
+//! * [`errors`]: Python exceptions to engine errors and back.
+
+use pyo3::prelude::*;
+
+mod batch;
+mod errors;
+mod images;
+mod index;
+mod plan;
+
+/// The extension module.
+#[pymodule]
+fn _batchline(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<plan::Plan>()?;
+    m.add_class::<plan::RunIter>()?;
+    m.add_class::<images::ImagesData>()?;
+    m.add_class::<index::IndexBatches>()?;
+    m.add_function(wrap_pyfunction!(errors::_register, m)?)?;
+    m.add_function(wrap_pyfunction!(index::batch_positions, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! The pipeline of the Python API on the Rust engine: `Plan` records the steps (Python
+//! actions, lock steps, branches, native actions), `RunIter` runs them.
+
+use std::sync::Mutex;
+
+use batchline::{Action, ActionError, Context, Dataset, DatasetIndex, Pipeline, RunSpec, Shuffle};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::batch::{PyBatch, Source};
+use crate::errors::{action_error, to_py_err};
+
+/// The steps of a pipeline, as the engine runs them (built by `batchline.Pipeline` at the
+/// start of each run).
+#[pyclass(module = "batchline._batchline")]
+pub(crate) struct Plan {
+    pipeline: Option<Pipeline<PyBatch>>,
+}
+
+impl Plan {
+    fn take(&mut self) -> PyResult<Pipeline<PyBatch>> {
+        self.pipeline
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this plan has been used by a run"))
+    }
+
+    fn step(&mut self, f: impl FnOnce(Pipeline<PyBatch>) -> Pipeline<PyBatch>) -> PyResult<()> {
+        let p = self.take()?;
+        self.pipeline = Some(f(p));
+        Ok(())
+    }
+
+    /// Pushes an action built in Rust.
+    pub(crate) fn push(&mut self, action: Action<PyBatch>) -> PyResult<()> {
+        self.step(|p| p.push(action))
+    }
+}
+
+/// Calls a Python action with the GIL (taken only for the call).
+fn call_python(
+    batch: &mut PyBatch,
+    func: &Py<PyAny>,
+    args: &Py<PyTuple>,
+    kwargs: Option<&Py<PyDict>>,
+    name: &str,
+) -> Result<(), ActionError> {
+    Python::attach(|py| {
+        if batch.discarded {
+            return Err(ActionError::msg(format!(
+                "action {name:?}: the batch is None (an earlier action returned None or \
+                 discarded it)"
+            )));
+        }
+        let obj = batch.object(py).map_err(|e| action_error(py, e))?;
+        let args = args.bind(py);
+        let mut all = Vec::with_capacity(args.len() + 1);
+        all.push(obj);
+        all.extend(args.iter());
+        let all = PyTuple::new(py, all).map_err(|e| action_error(py, e))?;
+        match func.bind(py).call(all, kwargs.map(|k| k.bind(py))) {
+            Ok(result) => {
+                if result.is_none() {
+                    batch.discarded = true;
+                    batch.obj = None;
+                } else {
+                    batch.obj = Some(result.unbind());
+                }
+                Ok(())
+            }
+            Err(e) => Err(action_error(py, e)),
+        }
+    })
+}
+
+#[pymethods]
+impl Plan {
+    #[new]
+    fn new() -> Self {
+        // The first step records the batch's number and the run's seed (no GIL).
+        let first = Action::new("(batch)", |b: &mut PyBatch, ctx: &mut Context| {
+            b.number = ctx.batch();
+            b.seed = ctx.seed();
+        });
+        Self {
+            pipeline: Some(Pipeline::template().push(first)),
+        }
+    }
+
+    /// An empty plan for the steps of a branch (`sometimes_with`, `repeat_with`).
+    #[staticmethod]
+    fn sub() -> Self {
+        Self {
+            pipeline: Some(Pipeline::template()),
+        }
+    }
+
+    /// A Python action: `func(batch, *args, **kwargs)` returns the batch (or a new one).
+    #[pyo3(signature = (name, func, args, kwargs=None, lock=None, ordered=false))]
+    fn action(
+        &mut self,
+        name: String,
+        func: Py<PyAny>,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+        lock: Option<String>,
+        ordered: bool,
+    ) -> PyResult<()> {
+        let label = name.clone();
+        let mut action = Action::new(name, move |b: &mut PyBatch, _ctx: &mut Context| {
+            call_python(b, &func, &args, kwargs.as_ref(), &label)
+        });
+        if let Some(lock) = lock {
+            action = action.lock(lock);
+        }
+        if ordered {
+            action = action.ordered();
+        }
+        self.push(action)
+    }
+
+    /// A native image action (`load`, `resize`, `to_tensor`, `to_tensor_u8`): it runs
+    /// without the GIL.
+    fn images_op(&mut self, op: &str, kwargs: &Bound<'_, PyDict>) -> PyResult<()> {
+        let action = crate::images::images_action(op, kwargs)?;
+        self.push(action)
+    }
+
+    /// Takes the named lock until `release_lock` (or the end of the batch).
+    fn acquire_lock(&mut self, name: String) -> PyResult<()> {
+        self.step(|p| p.acquire_lock(name))
+    }
+
+    /// Releases a lock taken by `acquire_lock`.
+    fn release_lock(&mut self, name: String) -> PyResult<()> {
+        self.step(|p| p.release_lock(name))
+    }
+
+    /// Runs the steps of `sub` with probability `p` (one draw from the batch's generator).
+    fn sometimes_with(&mut self, p: f64, sub: &mut Plan) -> PyResult<()> {
+        let sub = sub.take()?;
+        self.step(|pl| pl.sometimes_with(p, sub))
+    }
+
+    /// Appends the steps of `sub`, `n` times.
+    fn repeat_with(&mut self, n: usize, sub: &mut Plan) -> PyResult<()> {
+        let sub = sub.take()?;
+        self.step(|pl| pl.repeat_with(n, sub))
+    }
+
+    /// The names of the steps.
+    fn step_names(&self) -> PyResult<Vec<String>> {
+        Ok(self
+            .pipeline
+            .as_ref()
+            .ok_or_else(|| PyRuntimeError::new_err("this plan has been used by a run"))?
+            .step_names())
+    }
+
+    /// Starts a run over `n_items` items; `factory(positions, batch_number, seed)` builds
+    /// each batch's Python object. `shuffle` is `None` (off), `-1` (random) or a seed.
+    #[pyo3(signature = (
+        n_items, factory, batch_size, *, shuffle=None, seed=None, n_epochs=None, n_iters=None,
+        drop_last=false, prefetch=0, ignore_errors=false, profile=false, progress=false,
+        images=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        py: Python<'_>,
+        n_items: usize,
+        factory: Py<PyAny>,
+        batch_size: usize,
+        shuffle: Option<i64>,
+        seed: Option<u64>,
+        n_epochs: Option<u64>,
+        n_iters: Option<u64>,
+        drop_last: bool,
+        prefetch: usize,
+        ignore_errors: bool,
+        profile: bool,
+        progress: bool,
+        images: Option<PyRef<'_, crate::images::ImagesData>>,
+    ) -> PyResult<RunIter> {
+        if batch_size == 0 {
+            return Err(PyValueError::new_err("batch_size must be at least 1"));
+        }
+        let source = Source {
+            factory,
+            images: images.map(|i| i.source()),
+        };
+        let dataset: Dataset<PyBatch> = Dataset::new(DatasetIndex::from_count(n_items), source);
+        let pipeline = self.take()?.with_dataset(dataset);
+        let mut spec = RunSpec::new(batch_size)
+            .drop_last(drop_last)
+            .prefetch(prefetch)
+            .ignore_errors(ignore_errors)
+            .profile(profile)
+            .progress(progress);
+        spec = match shuffle {
+            None => spec.shuffle(Shuffle::Off),
+            Some(s) if s < 0 => spec.shuffle(Shuffle::Random),
+            Some(s) => spec.shuffle(s as u64),
+        };
+        if let Some(seed) = seed {
+            spec = spec.seed(seed);
+        }
+        if let Some(n) = n_epochs {
+            spec = spec.n_epochs(n);
+        }
+        if let Some(n) = n_iters {
+            spec = spec.n_iters(n);
+        }
+        let iter = py
+            .detach(|| pipeline.gen_batch(&spec))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(RunIter {
+            inner: Mutex::new(Some(iter)),
+            summary: Mutex::new(None),
+        })
+    }
+}
+
+/// The ordered iterator of a run: `__next__` releases the GIL while it waits.
+#[pyclass(module = "batchline._batchline")]
+pub(crate) struct RunIter {
+    inner: Mutex<Option<batchline::BatchIter<PyBatch>>>,
+    /// What the run did, kept when it ends.
+    summary: Mutex<Option<Summary>>,
+}
+
+/// A run's report, as the Python API shows it.
+#[derive(Clone, Default)]
+struct Summary {
+    batches: u64,
+    items: u64,
+    skipped: u64,
+    failed: u64,
+    profile: Option<String>,
+}
+
+impl Summary {
+    fn of(iter: &batchline::BatchIter<PyBatch>) -> Self {
+        let r = iter.report();
+        Self {
+            batches: r.batches,
+            items: r.items,
+            skipped: r.skipped,
+            failed: r.failed,
+            profile: iter.profile().map(|p| p.to_string()),
+        }
+    }
+}
+
+impl RunIter {
+    fn shut(&self, py: Python<'_>) {
+        let taken = match self.inner.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(iter) = taken {
+            if let Ok(mut s) = self.summary.lock() {
+                *s = Some(Summary::of(&iter));
+            }
+            // Joining the workers may need the GIL (a Python action finishing): release it.
+            py.detach(move || drop(iter));
+        }
+    }
+}
+
+#[pymethods]
+impl RunIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("this run is being iterated by another thread"))?;
+        let Some(iter) = guard.as_mut() else {
+            return Ok(None);
+        };
+        // TODO(next_timeout): wait in slices and call `py.check_signals()` between them, so
+        // that Ctrl-C stops a run whose batch is slow to come, once `BatchIter::next_timeout`
+        // is on main.
+        let item = py.detach(|| iter.next());
+        match item {
+            Some(Ok(batch)) => Ok(Some(batch.into_output(py)?)),
+            Some(Err(err)) => Err(to_py_err(py, err)),
+            None => {
+                if let Some(iter) = guard.take() {
+                    if let Ok(mut s) = self.summary.lock() {
+                        *s = Some(Summary::of(&iter));
+                    }
+                    py.detach(move || drop(iter));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stops the run: no more batches are created, every worker is joined.
+    fn close(&self, py: Python<'_>) {
+        self.shut(py);
+    }
+
+    /// What the run did so far: batches, items, skipped, failed and the profile table (with
+    /// `profile=True`), as a dict.
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let summary = {
+            let guard = self.inner.try_lock().map_err(|_| {
+                PyRuntimeError::new_err("this run is being iterated by another thread")
+            })?;
+            match guard.as_ref() {
+                Some(iter) => Summary::of(iter),
+                None => self
+                    .summary
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.clone())
+                    .unwrap_or_default(),
+            }
+        };
+        let d = PyDict::new(py);
+        d.set_item("batches", summary.batches)?;
+        d.set_item("items", summary.items)?;
+        d.set_item("skipped", summary.skipped)?;
+        d.set_item("failed", summary.failed)?;
+        d.set_item("profile", summary.profile)?;
+        Ok(d)
+    }
+}
+
+impl Drop for RunIter {
+    fn drop(&mut self) {
+        let taken = match self.inner.get_mut() {
+            Ok(slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(iter) = taken {
+            Python::attach(|py| py.detach(move || drop(iter)));
+        }
+    }
+}
