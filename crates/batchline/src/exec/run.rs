@@ -351,6 +351,19 @@ impl<B: Batch> Run<B> {
                         return cancelled();
                     }
                     let result = self.call(action, data, &mut ctx, batch, worker);
+                    if let Err(end) = &result {
+                        let ends = match end {
+                            EndedBy::Panic(_) => !self.ignore_errors,
+                            EndedBy::Error(e) => {
+                                e.is_stop() || (e.is_failure() && !self.ignore_errors)
+                            }
+                        };
+                        if ends {
+                            // Before the lock is released: a batch waiting for it must see
+                            // that the run ends here, and start nothing.
+                            self.stop_after(batch);
+                        }
+                    }
                     if let Some((name, guard)) = guard {
                         drop(guard);
                         self.emit(batch, worker, || EventKind::LockReleased {

@@ -214,32 +214,11 @@ impl Sampler {
         }
     }
 
-    /// A sampler that starts at epoch `start` (`n_epochs` counts from 0, not from `start`).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn starting_at(
-        start: u64,
-        full_len: usize,
-        len: usize,
-        offset: usize,
-        batch_size: usize,
-        drop_last: bool,
-        shuffle_seed: Option<u64>,
-        n_epochs: Option<u64>,
-        n_iters: Option<u64>,
-    ) -> Self {
-        let mut s = Self::new(
-            full_len,
-            len,
-            offset,
-            batch_size,
-            drop_last,
-            shuffle_seed,
-            n_epochs,
-            n_iters,
-        );
-        s.epoch = start;
-        s.batch_epoch = start;
-        s
+    /// Starts at epoch `start` (`n_epochs` counts from 0, not from `start`).
+    pub(crate) fn starting_at(mut self, start: u64) -> Self {
+        self.epoch = start;
+        self.batch_epoch = start;
+        self
     }
 
     /// Sets PyTorch's rule: see [`BatchSpec::within_epochs`](super::BatchSpec::within_epochs).

@@ -449,8 +449,7 @@ impl BatchSpec {
         }
         .map(|n| n.saturating_add(self.start_epoch));
         let (per_epoch, offset) = self.shard.map_or((len, 0), |s| s.slice(len));
-        Ok(Sampler::starting_at(
-            self.start_epoch,
+        Ok(Sampler::new(
             len,
             per_epoch,
             offset,
@@ -460,6 +459,7 @@ impl BatchSpec {
             n_epochs,
             self.n_iters,
         )
+        .starting_at(self.start_epoch)
         .within_epochs(self.within_epochs))
     }
 }
