@@ -331,6 +331,10 @@ fn d5_dropping_reaches_batches_that_wait_for_a_lock() {
                 .gen_batch(&RunSpec::new(1).prefetch(7).observer(observer))
                 .unwrap();
             iter.next().unwrap().unwrap();
+            // Batch 0 released L as it finished: let the batch that takes it next start its
+            // action (well before the drop, on a loaded machine too), so that every start
+            // counted below is one the drop should have prevented.
+            sleep(Duration::from_millis(30));
             // Armed before the drop begins.
             flag.store(true, Ordering::SeqCst);
             let t = Instant::now();
