@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use batchline::batch::images::{
+use batchline::images::{
     write_synthetic_jpegs, Colour, Filter, Flip, ImagesBatchActions, ImagesSource,
     ImagesTransforms, Layout, LoadOptions,
 };

@@ -11,12 +11,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use batchline::batch::images::{
+use batchline::images::{
     decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatch, ImagesBatchActions,
     ImagesSource, Layout, Tensor,
 };
-use batchline::index::{FileIds, FilesIndex};
 use batchline::{Batch, Dataset, RunSpec};
+use batchline::{FileIds, FilesIndex};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field};
-use batchline::batch::{
+use batchline::table::{
     NpyWriter, ParquetOptions, ParquetWriter, TableBatch, TableBatchActions, TableSource,
 };
 use batchline::{Batch, Dataset, DatasetIndex, RunSpec};

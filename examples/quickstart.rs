@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use batchline::batch::IdsBatch;
+use batchline::IdsBatch;
 use batchline::{
     ActionError, ActionResult, Arg, Batch, BatchIndex, Context, Dataset, DatasetIndex,
     EventRecorder, RunSpec,

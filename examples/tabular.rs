@@ -1,5 +1,5 @@
 //! 100 000 CSV rows of 32 features + a label: standardised (fit on train), batches of 256.
-use batchline::batch::{CsvOptions, TableBatch, TableBatchActions, TableSource, TableStats};
+use batchline::table::{CsvOptions, TableBatch, TableBatchActions, TableSource, TableStats};
 use batchline::{Dataset, DatasetIndex, RunSpec};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cols: Vec<String> = (0..32).map(|j| format!("f{j}")).collect();

@@ -19,11 +19,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field};
-use batchline::batch::{
+use batchline::table::{
     CsvOptions, NpyWriter, ParquetOptions, ParquetWriter, TableBatch, TableBatchActions,
     TableSource,
 };
-use batchline::index::BatchSpec;
+use batchline::BatchSpec;
 use batchline::{Dataset, DatasetIndex, RunSpec};
 use ndarray::{Array1, Array2};
 

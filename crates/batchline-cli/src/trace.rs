@@ -7,7 +7,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use batchline::batch::IdsBatch;
+use batchline::IdsBatch;
 use batchline::{
     Action, ActionError, Context, Dataset, DatasetIndex, EventRecorder, Pipeline, RunSpec, Shuffle,
 };

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use batchline::index::{BatchSpec, DatasetIndex};
+use batchline::{BatchSpec, DatasetIndex};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

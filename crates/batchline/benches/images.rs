@@ -3,11 +3,11 @@
 //! (p = 0.5), f32 tensor; batch size 32; prefetch 0 and 3.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
-use batchline::batch::images::{
+use batchline::images::{
     decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatchActions, ImagesSource, Layout,
 };
-use batchline::index::{FileIds, FilesIndex};
 use batchline::RunSpec;
+use batchline::{FileIds, FilesIndex};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const N: usize = 512;

@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use batchline::index::{BatchSpec, DatasetIndex};
+use batchline::{BatchSpec, DatasetIndex};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use batchline::batch::IdsBatch;
-use batchline::index::BatchSpec;
+use batchline::BatchSpec;
+use batchline::IdsBatch;
 use batchline::{Batch, Context, Dataset, DatasetIndex, Event, EventKind, Pipeline, RunSpec};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pariter::IteratorExt;

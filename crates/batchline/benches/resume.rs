@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use batchline::batch::IdsBatch;
+use batchline::IdsBatch;
 use batchline::{Context, Dataset, DatasetIndex, RunSpec};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -40,7 +40,7 @@ fn resume(c: &mut Criterion) {
     });
     group.bench_function("resume_at_batch_120000", |b| {
         b.iter(|| {
-            let state = batchline::exec::Checkpoint::from_bytes(&bytes).unwrap();
+            let state = batchline::Checkpoint::from_bytes(&bytes).unwrap();
             let mut iter = p.resume(&spec, &state).unwrap();
             black_box(iter.next().unwrap().unwrap())
         })

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crate::batch::Batch;
 use crate::index::{BatchIndex, DatasetIndex, IndexError, Shuffle, Split};
-use crate::pipeline::Pipeline;
 
 /// An index of items plus the shared source their batches are built from.
 ///
@@ -15,7 +14,7 @@ use crate::pipeline::Pipeline;
 ///
 /// ```
 /// use batchline::{Batch, Dataset, DatasetIndex};
-/// use batchline::batch::{ArrayBatch, ArraySource};
+/// use batchline::{ArrayBatch, ArraySource};
 /// use ndarray::Array2;
 ///
 /// let source = ArraySource::new().with("x", Array2::<f32>::zeros((100, 3)))?;
@@ -124,27 +123,29 @@ impl<B: Batch> Dataset<B> {
             source: Arc::clone(&self.source),
         }
     }
-
-    /// An empty pipeline over this dataset: add actions, then run it.
-    ///
-    /// The name follows BatchFlow's `dataset.p`.
-    pub fn p(&self) -> Pipeline<B> {
-        Pipeline::new(self.clone())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{ArrayBatch, ArraySource};
-    use ndarray::Array2;
+
+    /// A batch over a shared source of numbers.
+    struct Rows(BatchIndex);
+
+    impl Batch for Rows {
+        type Id = usize;
+        type Source = Vec<f32>;
+        fn create(index: BatchIndex, _: &Arc<Vec<f32>>) -> Self {
+            Rows(index)
+        }
+        fn index(&self) -> &BatchIndex {
+            &self.0
+        }
+    }
 
     #[test]
     fn split_shares_the_source() {
-        let source = ArraySource::new()
-            .with("x", Array2::<f32>::zeros((10, 2)))
-            .unwrap();
-        let ds: Dataset<ArrayBatch> = Dataset::new(DatasetIndex::from_count(10), source);
+        let ds: Dataset<Rows> = Dataset::new(DatasetIndex::from_count(10), vec![0.0_f32; 10]);
         let split = ds.split(&[0.5], Shuffle::Off).unwrap();
         assert!(Arc::ptr_eq(split.train.source(), ds.source()));
         assert!(Arc::ptr_eq(split.test.source(), ds.source()));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use batchline::batch::IdsBatch;
+use batchline::IdsBatch;
 use batchline::{Action, Context, Dataset, DatasetIndex, Event, EventKind, RunSpec};
 
 use super::harness::Kind;

@@ -3,8 +3,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use batchline::batch::IdsBatch;
-use batchline::index::BatchSpec;
+use batchline::BatchSpec;
+use batchline::IdsBatch;
 use batchline::{BatchIndex, Context, Dataset, DatasetIndex, Pipeline, RunSpec};
 use pariter::IteratorExt;
 use serde::{Deserialize, Serialize};

@@ -11,11 +11,11 @@ pub(crate) fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     use std::path::PathBuf;
 
     use anyhow::Context as _;
-    use batchline::batch::images::{
+    use batchline::images::{
         decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatchActions, ImagesSource, Layout,
     };
-    use batchline::index::{FileIds, FilesIndex};
     use batchline::RunSpec;
+    use batchline::{FileIds, FilesIndex};
 
     use super::harness::{measure, Kind, Variant};
     use super::Suite;

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use batchline::batch::images::{
+use batchline::images::{
     decode_files, write_synthetic_jpegs, Colour, Filter, Flip, ImagesBatch, ImagesBatchActions,
     ImagesSource, ImagesTransforms, Layout, LoadOptions,
 };
@@ -122,7 +122,7 @@ pub(super) fn dropping(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     }
     let all = FilesIndex::new(
         [dir.path().join("*.jpg").to_string_lossy()],
-        batchline::index::FileIds::Name,
+        batchline::FileIds::Name,
     )?;
     let good = FilesIndex::find(&good_dir, &["jpg"])?;
     let build = |files: FilesIndex| {

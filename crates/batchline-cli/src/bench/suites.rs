@@ -4,8 +4,8 @@ use std::hint::black_box;
 use std::thread::sleep;
 use std::time::Duration;
 
-use batchline::batch::IdsBatch;
-use batchline::index::BatchSpec;
+use batchline::BatchSpec;
+use batchline::IdsBatch;
 use batchline::{BatchIndex, Context, Dataset, DatasetIndex, RunSpec};
 
 use super::harness::{

@@ -1,29 +1,9 @@
 //! `prefetch = auto`: the depth chosen while running, within a memory budget.
 //!
-//! # The algorithm
-//!
-//! The run starts with `k = 0` in the background (one batch in flight, on a worker) and the
-//! consumer's side measures, per window, the throughput (batches per second) and the share of
-//! the window the consumer spent waiting. A window is [`WINDOW`] batches or two rounds of the
-//! batches in flight (`2 (k + 1)`), whichever is more, and at least 5 ms; it starts only after
-//! the batches that were in flight when the depth last changed have gone by, so that each
-//! depth is measured in its steady state.
-//!
-//! * **Memory first.** The largest batch seen so far (by [`Batch::size_bytes`], measured when
-//!   the consumer receives it) bounds the depth: `k + 1 ≤ budget / largest`, and `k ≤ k_max`.
-//!   The bound applies at once whenever a larger batch is seen.
-//! * **Grow while it pays.** While the consumer waits more than 5% of a window, `k + 1` doubles
-//!   (within the bound), as long as the window's throughput beat the best one seen by 10%;
-//!   when a doubling brings no such gain, the depth goes back to the best one and stays (the
-//!   pipeline is bound by its CPU, a lock, or the consumer: more batches in flight would only
-//!   use memory). Doubling reaches `k = 7` within about 40 batches and `k = 32` within about
-//!   200.
-//! * **Look again.** Once settled, if the consumer waits clearly more than when the depth
-//!   settled (15 points more, and over 20%) for 4 windows in a row — the load changed —,
-//!   growing starts again from the current depth.
-//!
-//! Batches do not depend on `k` (see the [contract](super)), so the results are the same, to
-//! the bit, as with any fixed depth.
+//! The rule it follows is specified, once, in the documentation of
+//! [`RunSpec::prefetch_auto`](crate::RunSpec::prefetch_auto); the constants below are its
+//! numbers. Batches do not depend on `k`, so the results are the same, to the bit, as with any
+//! fixed depth.
 
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! [`Checkpoint`]: where a run is, in a few hundred bytes, to continue it exactly.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
 use crate::index::BatchSpec;
+use crate::outcome::CheckpointError;
 
 /// The state of a run between two batches: enough to continue it exactly, later or in another
 /// process, with [`Pipeline::resume`](crate::Pipeline::resume).
@@ -18,14 +18,21 @@ use crate::index::BatchSpec;
 /// pipeline. Batches that were prefetched but not received when the state was taken are
 /// computed again after the resume: none is lost or doubled.
 ///
+/// The side effects of their steps happen again too (an [`ordered`](crate::Action::ordered)
+/// action that appends to a log, say). Effects that must happen exactly once per batch
+/// received belong in commit steps ([`Pipeline::commit`](crate::Pipeline::commit),
+/// [`Action::commit`](crate::Action::commit)): they run on the consumer's thread when it
+/// receives the batch, so a state taken between two batches holds exactly the effects of the
+/// batches received, and its state variables are those values.
+///
 /// It serialises with serde; [`to_json`](Self::to_json) and [`to_bytes`](Self::to_bytes)
 /// (CBOR) are ready made.
 ///
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::IdsBatch;
-/// use batchline::exec::Checkpoint;
+/// use batchline::IdsBatch;
+/// use batchline::Checkpoint;
 /// use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
 ///
 /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(100), ());
@@ -74,44 +81,6 @@ pub struct Checkpoint {
     pub checksum: u32,
 }
 
-/// Why a checkpoint could not be written, read, or applied.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CheckpointError {
-    /// The JSON form could not be written or read.
-    #[error("checkpoint JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The binary form could not be written or read.
-    #[error("checkpoint bytes: {0}")]
-    Binary(String),
-    /// The checkpoint belongs to another run: another index, pipeline or spec.
-    #[error("this checkpoint is from another {what}: {detail}")]
-    Mismatch {
-        /// `index`, `pipeline`, `batch spec`, `run seed`, `position` or `format`.
-        what: &'static str,
-        /// What differs.
-        detail: String,
-    },
-    /// The checksum does not match the fields: the checkpoint was changed after it was taken.
-    #[error(
-        "the checkpoint is corrupt: its checksum is {stored:08x}, its fields give {actual:08x}"
-    )]
-    Corrupt {
-        /// The checksum stored in the checkpoint.
-        stored: u32,
-        /// The checksum of its fields.
-        actual: u32,
-    },
-    /// A state variable could not be saved or restored.
-    #[error("state variable {name:?}: {message}")]
-    Variable {
-        /// The variable.
-        name: String,
-        /// Why.
-        message: String,
-    },
-}
-
 impl Checkpoint {
     /// The layout written by this version: 2 (1 had no checksum and is refused).
     pub const FORMAT: u32 = 2;
@@ -127,7 +96,7 @@ impl Checkpoint {
     /// # Examples
     ///
     /// ```
-    /// # use batchline::batch::IdsBatch;
+    /// # use batchline::IdsBatch;
     /// # use batchline::{Dataset, DatasetIndex, RunSpec};
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(8), ());
     /// let p = ds.p();
@@ -177,7 +146,7 @@ impl Checkpoint {
     /// # Examples
     ///
     /// ```
-    /// # use batchline::batch::IdsBatch;
+    /// # use batchline::IdsBatch;
     /// # use batchline::{Dataset, DatasetIndex, RunSpec};
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(8), ());
     /// let state = ds.p().gen_batch(&RunSpec::new(2))?.checkpoint()?;
@@ -221,7 +190,7 @@ impl Checkpoint {
     /// `pipeline_fingerprint`: the checksum, then every field against the spec and the data.
     pub(crate) fn check_resume(
         &self,
-        spec: &crate::RunSpec,
+        spec: &super::RunSpec,
         len: usize,
         index_fingerprint: u64,
         pipeline_fingerprint: u64,
@@ -256,9 +225,9 @@ impl Checkpoint {
             );
         }
         let expected_shuffle = match batches.shuffle {
-            crate::Shuffle::Off => Some(None),
-            crate::Shuffle::Seeded(s) => Some(Some(s)),
-            crate::Shuffle::Random => None,
+            crate::index::Shuffle::Off => Some(None),
+            crate::index::Shuffle::Seeded(s) => Some(Some(s)),
+            crate::index::Shuffle::Random => None,
         };
         let shuffle_ok = match expected_shuffle {
             Some(expected) => self.shuffle_seed == expected,
@@ -274,7 +243,7 @@ impl Checkpoint {
             );
         }
         let expected_seed = spec.seed.or(match batches.shuffle {
-            crate::Shuffle::Seeded(s) => Some(s),
+            crate::index::Shuffle::Seeded(s) => Some(s),
             _ => None,
         });
         if let Some(seed) = expected_seed.filter(|s| *s != self.seed) {
@@ -355,39 +324,4 @@ impl Checkpoint {
         checkpoint.verify()?;
         Ok(checkpoint)
     }
-}
-
-/// FNV-1a: a small hash with fixed constants (unlike std's `DefaultHasher`), for fingerprints
-/// that are stored and compared later. Ids are fed through their `Hash` implementations, so a
-/// fingerprint is the same on machines of the same word size and byte order with the same
-/// toolchain family; std does not promise that `Hash` for strings never changes.
-#[derive(Debug)]
-pub(crate) struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= b as u64;
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
-/// The fingerprint of a sequence of hashable values.
-pub(crate) fn fingerprint<T: Hash>(items: impl IntoIterator<Item = T>) -> u64 {
-    let mut h = Fnv::default();
-    for item in items {
-        item.hash(&mut h);
-    }
-    h.finish()
 }

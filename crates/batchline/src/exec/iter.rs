@@ -14,7 +14,7 @@ use super::{auto, Checkpoint, CheckpointError, EventKind, Failure, PipelineError
 use super::{Rebatch, RunEnd, RunReport, RunSpec};
 use crate::batch::Batch;
 use crate::index::Sampler;
-use crate::pipeline::{Context, Hook, RunState};
+use crate::plan::{Context, Hook, RunState};
 
 enum Mode<B: Batch> {
     Inline(Inline),
@@ -244,7 +244,7 @@ impl<B: Batch> BatchIter<B> {
     }
 
     /// The variables of the pipeline the run belongs to.
-    pub fn variables(&self) -> &crate::pipeline::Variables {
+    pub fn variables(&self) -> &crate::plan::Variables {
         &self.run.ctx.variables
     }
 
@@ -256,7 +256,7 @@ impl<B: Batch> BatchIter<B> {
     ///
     /// ```
     /// use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
     /// let sizes: Vec<usize> = ds
@@ -385,7 +385,7 @@ impl<B: Batch> BatchIter<B> {
     /// ```
     /// use std::time::Duration;
     /// use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(6), ());
     /// let mut iter = ds.p().gen_batch(&RunSpec::new(2).prefetch(2))?;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 /// use batchline::{Dataset, DatasetIndex, ProgressCapture, RunSpec};
 ///
 /// let capture = ProgressCapture::start();

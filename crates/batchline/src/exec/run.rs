@@ -13,13 +13,13 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use rand::Rng;
 
-use super::lock::LockGuard;
 use super::steps::{RunStep, RunSteps, Turn};
 use super::{Event, EventKind, EventRecorder, Observer, PipelineError, RunSpec};
+use crate::action_error::{ActionError, ActionOutcome};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::pipeline::{ActionOutcome, Context, RunContext};
-use crate::{Action, ActionError};
+use crate::lock::LockGuard;
+use crate::plan::{Action, Context, RunContext};
 
 /// What became of one batch.
 pub(crate) enum Outcome<B> {
@@ -516,7 +516,7 @@ impl<B: Batch> Run<B> {
     fn acquire(
         &self,
         name: &Arc<str>,
-        lock: &Arc<super::lock::NamedLock>,
+        lock: &Arc<crate::lock::NamedLock>,
         batch: u64,
         worker: usize,
     ) -> Option<LockGuard> {

@@ -202,16 +202,37 @@ impl RunSpec {
     }
 
     /// Lets the run choose and adapt the prefetch depth while it runs, keeping the batches in
-    /// flight within `budget_bytes` (estimated from the largest finished batch, by
-    /// [`Batch::size_bytes`](crate::Batch::size_bytes)), up to `k = 32`. It grows `k` while
-    /// the consumer waits and more depth raises the throughput, and stops where it no longer
-    /// does (the algorithm is described in the [`exec`](super) module documentation). Batches
-    /// are the same, to the bit, as with any fixed depth. [`RunReport::prefetch`](super::RunReport::prefetch) tells the depth reached.
+    /// flight within `budget_bytes`, up to `k = 32`. Batches are the same, to the bit, as with
+    /// any fixed depth; [`RunReport::prefetch`](crate::RunReport::prefetch) tells the depth
+    /// reached.
+    ///
+    /// # The rule
+    ///
+    /// The run starts with one batch in flight (on a worker), and the consumer's side
+    /// measures, per window, the throughput and the share of the window the consumer spent
+    /// waiting. A window is 8 batches or two rounds of the batches in flight (`2 (k + 1)`),
+    /// whichever is more, and at least 5 ms; it starts only after the batches that were in
+    /// flight when the depth last changed have gone by, so that each depth is measured in its
+    /// steady state.
+    ///
+    /// * **Memory first.** The largest batch seen so far (by
+    ///   [`Batch::size_bytes`](crate::Batch::size_bytes), measured when the consumer receives
+    ///   it) bounds the depth: `k + 1 ≤ budget / largest`, at once whenever a larger batch is
+    ///   seen.
+    /// * **Grow while it pays.** While the consumer waits more than 5% of a window, `k + 1`
+    ///   doubles (within the bound), as long as the window's throughput beat the best one seen
+    ///   by 10%; when a doubling brings no such gain, the depth goes back to the best one and
+    ///   stays (the pipeline is bound by its CPU, a lock, or the consumer: more batches in
+    ///   flight would only use memory). Doubling reaches `k = 7` within about 40 batches and
+    ///   `k = 32` within about 200.
+    /// * **Look again.** Once settled, if the consumer waits clearly more than when the depth
+    ///   settled (15 points more, and over 20%) for 4 windows in a row, growing starts again
+    ///   from the current depth.
     ///
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
     ///
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(200), ());
@@ -238,8 +259,8 @@ impl RunSpec {
 
     /// Skips failed batches like [`ignore_errors`](Self::ignore_errors), up to a budget: a
     /// count (`5_u64`) or a fraction of the run's batches (`0.01`). Every skipped batch is
-    /// listed in [`RunReport::failures`](super::RunReport::failures); the failure that exceeds
-    /// the budget ends the run with [`PipelineError::TooManyFailures`](super::PipelineError),
+    /// listed in [`RunReport::failures`](crate::RunReport::failures); the failure that exceeds
+    /// the budget ends the run with [`PipelineError::TooManyFailures`](crate::PipelineError),
     /// which summarises them. A resumed run (see
     /// [`Pipeline::resume`](crate::Pipeline::resume)) counts its failures afresh, and a
     /// fraction applies to the batches it has left.
@@ -265,10 +286,10 @@ impl RunSpec {
         self
     }
 
-    /// Records the run's events and computes its [`Profile`](super::Profile): per-action
+    /// Records the run's events and computes its [`Profile`](crate::Profile): per-action
     /// times, lock waits, the consumer's waiting and working time, and the share of time each
-    /// action held the consumer up. Read it from [`BatchIter::profile`](super::BatchIter::profile)
-    /// or [`RunReport::profile`](super::RunReport::profile).
+    /// action held the consumer up. Read it from [`BatchIter::profile`](crate::BatchIter::profile)
+    /// or [`RunReport::profile`](crate::RunReport::profile).
     #[must_use]
     pub fn profile(mut self, on: bool) -> Self {
         self.profile = on;
@@ -300,7 +321,7 @@ impl RunSpec {
     }
 
     /// The fixed prefetch depth `k` (0 under [`prefetch_auto`](Self::prefetch_auto), whose
-    /// depth changes while it runs: see [`BatchIter::prefetch_depth`](super::BatchIter::prefetch_depth)).
+    /// depth changes while it runs: see [`BatchIter::prefetch_depth`](crate::BatchIter::prefetch_depth)).
     pub fn prefetch_depth(&self) -> usize {
         if self.auto.is_some() {
             0

@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use super::lock::{Gate, LockRegistry, NamedLock};
 use super::PipelineError;
-use crate::pipeline::Step;
-use crate::Action;
+use crate::lock::{Gate, LockRegistry, NamedLock};
+use crate::plan::{Action, Step};
 
 /// A step with its locks and gate resolved for one run.
 pub(crate) enum RunStep<B> {

@@ -37,7 +37,7 @@ pub struct Skipped {
 /// # Examples
 ///
 /// ```
-/// use batchline::index::{FileIds, FilesIndex};
+/// use batchline::{FileIds, FilesIndex};
 ///
 /// let dir = tempfile::tempdir()?;
 /// for name in ["b.txt", "a.txt", "c.csv"] {

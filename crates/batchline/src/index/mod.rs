@@ -8,7 +8,7 @@
 //! # Examples
 //!
 //! ```
-//! use batchline::index::{BatchSpec, DatasetIndex};
+//! use batchline::{BatchSpec, DatasetIndex};
 //!
 //! let index = DatasetIndex::from_count(4);
 //! let spec = BatchSpec::new(3).n_epochs(2);
@@ -17,7 +17,7 @@
 //!     .map(|b| b.ids().to_vec())
 //!     .collect();
 //! assert_eq!(batches, vec![vec![0, 1, 2], vec![3, 0, 1], vec![2, 3]]);
-//! # Ok::<(), batchline::index::IndexError>(())
+//! # Ok::<(), batchline::IndexError>(())
 //! ```
 
 mod files;
@@ -137,13 +137,13 @@ pub enum IndexError {
 /// # Examples
 ///
 /// ```
-/// use batchline::index::DatasetIndex;
+/// use batchline::DatasetIndex;
 ///
 /// let index = DatasetIndex::from_ids(["a", "b", "c"])?;
 /// assert_eq!(index.len(), 3);
 /// assert_eq!(index.position(&"b"), Some(1));
 /// assert!(DatasetIndex::from_ids(["a", "a"]).is_err());
-/// # Ok::<(), batchline::index::IndexError>(())
+/// # Ok::<(), batchline::IndexError>(())
 /// ```
 pub struct DatasetIndex<I: Id = usize> {
     inner: Arc<Inner<I>>,
@@ -181,7 +181,7 @@ impl DatasetIndex<usize> {
     /// # Examples
     ///
     /// ```
-    /// let index = batchline::index::DatasetIndex::from_count(5);
+    /// let index = batchline::DatasetIndex::from_count(5);
     /// assert_eq!(index.ids(), &[0, 1, 2, 3, 4]);
     /// ```
     pub fn from_count(n: usize) -> Self {
@@ -242,13 +242,13 @@ impl<I: Id> DatasetIndex<I> {
     }
 
     /// A hash of the ids in order (computed once), the same on machines of the same word size
-    /// and byte order: [`Checkpoint`](crate::exec::Checkpoint)s carry it so that
+    /// and byte order: [`Checkpoint`](crate::Checkpoint)s carry it so that
     /// a run is never resumed on another index.
     pub fn fingerprint(&self) -> u64 {
         *self
             .inner
             .fingerprint
-            .get_or_init(|| crate::exec::fingerprint(self.inner.ids.iter()))
+            .get_or_init(|| crate::fingerprint::fingerprint(self.inner.ids.iter()))
     }
 
     /// The position of `id` in the index, if it is there.
@@ -326,13 +326,13 @@ impl<I: Id> DatasetIndex<I> {
     /// # Examples
     ///
     /// ```
-    /// use batchline::index::{DatasetIndex, Shuffle};
+    /// use batchline::{DatasetIndex, Shuffle};
     ///
     /// let split = DatasetIndex::from_count(10).split(&[0.8], Shuffle::Off)?;
     /// assert_eq!(split.train.ids(), &[0, 1, 2, 3, 4, 5, 6, 7]);
     /// assert_eq!(split.test.ids(), &[8, 9]);
     /// assert!(split.validation.is_none());
-    /// # Ok::<(), batchline::index::IndexError>(())
+    /// # Ok::<(), batchline::IndexError>(())
     /// ```
     pub fn split(
         &self,
@@ -376,7 +376,7 @@ impl<I: Id> DatasetIndex<I> {
     /// # Examples
     ///
     /// ```
-    /// use batchline::index::{BatchSpec, DatasetIndex};
+    /// use batchline::{BatchSpec, DatasetIndex};
     ///
     /// let mut index = DatasetIndex::from_count(5);
     /// let spec = BatchSpec::new(2);
@@ -385,7 +385,7 @@ impl<I: Id> DatasetIndex<I> {
     /// assert_eq!(index.next_batch(&spec)?.unwrap().ids(), &[4, 0]); // endless
     /// index.reset_iter();
     /// assert_eq!(index.next_batch(&spec)?.unwrap().ids(), &[0, 1]);
-    /// # Ok::<(), batchline::index::IndexError>(())
+    /// # Ok::<(), batchline::IndexError>(())
     /// ```
     pub fn next_batch(&mut self, spec: &BatchSpec) -> Result<Option<BatchIndex<I>>, IndexError> {
         if self.cursor.is_none() {

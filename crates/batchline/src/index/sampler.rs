@@ -11,14 +11,14 @@ use super::{spec::shuffle_rng, DatasetIndex, Id};
 /// # Examples
 ///
 /// ```
-/// use batchline::index::{BatchSpec, DatasetIndex};
+/// use batchline::{BatchSpec, DatasetIndex};
 ///
 /// let index = DatasetIndex::from_ids(["a", "b", "c"])?;
 /// let first = index.gen_batch(&BatchSpec::new(2))?.next().unwrap();
 /// assert_eq!(first.ids(), &["a", "b"]);
 /// assert_eq!(first.positions(), &[0, 1]);
 /// assert_eq!(first.len(), 2);
-/// # Ok::<(), batchline::index::IndexError>(())
+/// # Ok::<(), batchline::IndexError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct BatchIndex<I: Id = usize> {

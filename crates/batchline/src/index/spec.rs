@@ -84,7 +84,7 @@ pub(crate) fn shuffle_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
 /// # Examples
 ///
 /// ```
-/// use batchline::index::{BatchSpec, DatasetIndex};
+/// use batchline::{BatchSpec, DatasetIndex};
 ///
 /// let index = DatasetIndex::from_count(4);
 /// let ids = |spec: BatchSpec| -> Vec<Vec<usize>> {
@@ -121,7 +121,7 @@ pub struct BatchSpec {
 /// # Examples
 ///
 /// ```
-/// use batchline::index::{BatchSpec, DatasetIndex, Shard};
+/// use batchline::{BatchSpec, DatasetIndex, Shard};
 ///
 /// let index = DatasetIndex::from_count(10);
 /// let ranks: Vec<Vec<usize>> = (0..3)
@@ -131,7 +131,7 @@ pub struct BatchSpec {
 ///     })
 ///     .collect();
 /// assert!(ranks.iter().all(|r| r.len() == 3)); // 10 / 3 items each; one item dropped
-/// # Ok::<(), batchline::index::IndexError>(())
+/// # Ok::<(), batchline::IndexError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
@@ -286,7 +286,7 @@ impl BatchSpec {
     /// # Examples
     ///
     /// ```
-    /// use batchline::index::{BatchSpec, DatasetIndex};
+    /// use batchline::{BatchSpec, DatasetIndex};
     ///
     /// let index = DatasetIndex::from_count(6);
     /// let ids = |spec: BatchSpec| -> Vec<usize> {
@@ -312,7 +312,7 @@ impl BatchSpec {
     /// # Examples
     ///
     /// ```
-    /// use batchline::index::{BatchSpec, DatasetIndex};
+    /// use batchline::{BatchSpec, DatasetIndex};
     ///
     /// let index = DatasetIndex::from_count(4);
     /// let ids = |spec: BatchSpec| -> Vec<Vec<usize>> {

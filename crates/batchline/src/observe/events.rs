@@ -103,7 +103,7 @@ pub enum EventKind {
 ///
 /// ```
 /// use std::sync::mpsc;
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 /// use batchline::{Context, Dataset, DatasetIndex, EventKind, RunSpec};
 ///
 /// let (tx, rx) = mpsc::channel();
@@ -140,7 +140,7 @@ impl Observer for std::sync::mpsc::Sender<Event> {
 ///
 /// ```
 /// use batchline::{Batch, Dataset, DatasetIndex, EventRecorder, RunSpec};
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 ///
 /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(4), ());
 /// let recorder = EventRecorder::new();

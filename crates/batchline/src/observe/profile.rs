@@ -77,7 +77,7 @@ pub struct LockStats {
 /// ```
 /// use std::time::Duration;
 /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 ///
 /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(8), ());
 /// let p = ds

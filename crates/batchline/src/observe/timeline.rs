@@ -53,7 +53,7 @@ pub struct Lane {
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 /// use batchline::Timeline;
 /// use batchline::{Context, Dataset, DatasetIndex, EventRecorder, RunSpec};
 ///

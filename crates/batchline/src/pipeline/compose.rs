@@ -4,16 +4,16 @@
 use std::fmt::Display;
 use std::io::Write;
 use std::ops::{Add, Shl, Shr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Action, ActionError, Arg, Config, Context, IntoActionResult, Pipeline, Step};
+use super::Pipeline;
+use crate::action_error::{ActionError, IntoActionResult};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::exec::{BatchIter, Outcome, PipelineError, Run, RunSpec, RunSteps};
-use crate::pipeline::RunContext;
+use crate::exec::RunSpec;
+use crate::plan::{Action, Arg, Config, Context, Step};
 
 /// What [`Pipeline::reset`] starts afresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,15 +26,9 @@ pub enum Reset {
     All,
 }
 
-/// A key for the run-local state of one step, unique in the process.
-fn step_key() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 impl<B: Batch> Pipeline<B> {
     fn build_error(mut self, message: String) -> Self {
-        self.build_errors.push(message);
+        self.plan.build_errors.push(message);
         self
     }
 
@@ -42,16 +36,16 @@ impl<B: Batch> Pipeline<B> {
     /// `p1 + p2`): its variables, config (values of `other` win), `before` and `after` steps
     /// are added too. The dataset is this pipeline's, or else `other`'s.
     pub fn chain(mut self, other: Pipeline<B>) -> Self {
-        for d in other.variables.decls() {
+        for d in other.plan.variables.decls() {
             self = self.declare(d.clone());
         }
-        self.steps.extend(other.steps);
-        self.config.merge(&other.config);
-        self.before.extend(other.before);
-        self.after.extend(other.after);
-        self.build_errors.extend(other.build_errors);
-        if self.dataset.is_none() {
-            self.dataset = other.dataset;
+        self.plan.steps.extend(other.plan.steps);
+        self.plan.config.merge(&other.plan.config);
+        self.plan.before.extend(other.plan.before);
+        self.plan.after.extend(other.plan.after);
+        self.plan.build_errors.extend(other.plan.build_errors);
+        if self.plan.dataset.is_none() {
+            self.plan.dataset = other.plan.dataset;
         }
         self
     }
@@ -67,7 +61,7 @@ impl<B: Batch> Pipeline<B> {
     ///
     /// ```
     /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(1000), ());
     /// let p = ds
@@ -86,9 +80,9 @@ impl<B: Batch> Pipeline<B> {
         if let Err(e) = check_probability(p) {
             return self.build_error(e);
         }
-        match self.steps.pop() {
+        match self.plan.steps.pop() {
             Some(last) => {
-                self.steps.push(Step::Branch {
+                self.plan.steps.push(Step::Branch {
                     p,
                     steps: vec![last],
                 });
@@ -105,23 +99,23 @@ impl<B: Batch> Pipeline<B> {
         if let Err(e) = check_probability(p) {
             return self.build_error(e);
         }
-        self.steps.push(Step::Branch {
+        self.plan.steps.push(Step::Branch {
             p,
-            steps: sub.steps,
+            steps: sub.plan.steps,
         });
-        self.build_errors.extend(sub.build_errors);
+        self.plan.build_errors.extend(sub.plan.build_errors);
         self
     }
 
     /// Runs the last step `n` times in all (`repeat(1)` changes nothing; `repeat(0)` removes
     /// the step). A step made by `sometimes` is repeated whole, each time with its own draw.
     pub fn repeat(mut self, n: usize) -> Self {
-        match self.steps.pop() {
+        match self.plan.steps.pop() {
             Some(last) => {
-                if let Err(e) = check_repeat(n, 1, self.steps.len()) {
+                if let Err(e) = check_repeat(n, 1, self.plan.steps.len()) {
                     return self.build_error(e);
                 }
-                self.steps.extend(std::iter::repeat_n(last, n));
+                self.plan.steps.extend(std::iter::repeat_n(last, n));
                 self
             }
             None => self.build_error("repeat() needs a step before it".into()),
@@ -130,13 +124,13 @@ impl<B: Batch> Pipeline<B> {
 
     /// Appends the steps of `sub`, `n` times over.
     pub fn repeat_with(mut self, n: usize, sub: Pipeline<B>) -> Self {
-        if let Err(e) = check_repeat(n, sub.steps.len(), self.steps.len()) {
+        if let Err(e) = check_repeat(n, sub.plan.steps.len(), self.plan.steps.len()) {
             return self.build_error(e);
         }
         for _ in 0..n {
-            self.steps.extend(sub.steps.iter().cloned());
+            self.plan.steps.extend(sub.plan.steps.iter().cloned());
         }
-        self.build_errors.extend(sub.build_errors);
+        self.plan.build_errors.extend(sub.plan.build_errors);
         self
     }
 
@@ -214,47 +208,7 @@ impl<B: Batch> Pipeline<B> {
     /// itself. Once `other`'s run has failed, every later merge fails too (with
     /// `ignore_errors`, the batches are skipped rather than the run stopping silently).
     pub fn merge(self, other: Pipeline<B>, spec: RunSpec) -> Self {
-        /// The other pipeline's run, and its failure once it failed.
-        struct Other<B: Batch> {
-            iter: BatchIter<B>,
-            failed: Option<String>,
-        }
-        let key = step_key();
-        self.push(
-            Action::new("merge", move |b: &mut B, ctx: &mut Context<'_>| {
-                let run = ctx.run();
-                let other = run
-                    .local(key, || {
-                        // A resumed run merges the other run's batches from the same number.
-                        let iter = other.launch(&spec, false, None, run.first_batch)?;
-                        Ok::<_, PipelineError>(Mutex::new(Other { iter, failed: None }))
-                    })
-                    .map_err(|e| {
-                        ActionError::with_source(
-                            format!("merge: cannot start the other pipeline: {e}"),
-                            e,
-                        )
-                    })?;
-                let mut other = other.lock();
-                if let Some(failed) = &other.failed {
-                    return Err(ActionError::msg(format!(
-                        "merge: the other pipeline failed before: {failed}"
-                    )));
-                }
-                match other.iter.next() {
-                    Some(Ok(o)) => b.merge(o),
-                    Some(Err(e)) => {
-                        other.failed = Some(e.to_string());
-                        Err(ActionError::with_source(
-                            format!("merge: the other pipeline failed: {e}"),
-                            e,
-                        ))
-                    }
-                    None => Err(ActionError::stop_run()),
-                }
-            })
-            .ordered(),
-        )
+        self.push(crate::exec::merge_action(other.plan, spec))
     }
 }
 
@@ -305,7 +259,7 @@ impl<B: Batch, C: Batch<Id = B::Id>> Joined<B, C> {
     ///
     /// ```
     /// use batchline::{Batch, Context, Dataset, DatasetIndex, RunSpec};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let images: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(6), ());
     /// // The masks' dataset lists the same ids in another order.
@@ -325,49 +279,10 @@ impl<B: Batch, C: Batch<Id = B::Id>> Joined<B, C> {
         F: Fn(&mut B, &mut C, &mut Context<'_>) -> R + Send + Sync + 'static,
         R: IntoActionResult,
     {
-        let other = self.other;
-        let pipeline = self.pipeline;
-        let other_ds = match other.runnable() {
-            Ok(ds) => ds.clone(),
-            Err(e) => return pipeline.build_error(format!("join: {e}")),
-        };
-        let key = step_key();
-        pipeline.push(Action::new(
-            name,
-            move |b: &mut B, ctx: &mut Context<'_>| {
-                let mut joined = other_ds.create_batch(b.ids()).map_err(|e| {
-                    ActionError::with_source(format!("join: the other dataset: {e}"), e)
-                })?;
-                let parent = ctx.run();
-                let run = parent.local(key, || {
-                    let sub_ctx = RunContext::new(
-                        parent.seed,
-                        Arc::clone(&other.variables),
-                        Arc::new(other.config.clone()),
-                    );
-                    let steps = RunSteps::new(&other.steps, &other.locks, false, 0)
-                        .map_err(|e| ActionError::with_source(format!("join: {e}"), e))?;
-                    Ok::<_, ActionError>(Run::new(
-                        other_ds.clone(),
-                        steps,
-                        sub_ctx,
-                        &RunSpec::new(1),
-                    ))
-                })?;
-                match run.process_built(ctx.batch(), joined, 0) {
-                    Outcome::Ready(c) => joined = c,
-                    Outcome::Failed(e) => {
-                        return Err(ActionError::with_source(
-                            format!("join: the other pipeline failed: {e}"),
-                            e,
-                        ))
-                    }
-                    Outcome::Stopped => return Err(ActionError::stop_run()),
-                    Outcome::Skipped | Outcome::Cancelled => return Err(ActionError::skip_batch()),
-                }
-                f(b, &mut joined, ctx).into_action_result()
-            },
-        ))
+        match crate::exec::join_action(self.other.plan, name, f) {
+            Ok(action) => self.pipeline.push(action),
+            Err(e) => self.pipeline.build_error(format!("join: {e}")),
+        }
     }
 }
 

@@ -1,79 +1,29 @@
-//! Pipelines: lazy lists of actions over a dataset's batches.
+//! The pipeline builder: a dataset plus a lazy list of steps, composed by value, and the
+//! entry points of a run (`gen_batch`, `next_batch`, `run`, `resume`).
 
-mod action;
-mod arg;
 mod compose;
-mod context;
 mod parallel;
-mod state;
 
-pub use action::{Action, ActionError, ActionResult, IntoActionResult};
-pub use arg::Arg;
 pub use compose::{Joined, Reset};
-pub use context::{BatchRng, Context, ItemRng, RunState};
-pub use parallel::Item;
-pub use state::{Config, ConfigError, Update, VariableError, Variables};
-
-pub(crate) use action::ActionOutcome;
-pub(crate) use context::RunContext;
 
 use std::fmt;
 use std::sync::Arc;
 
+use crate::action_error::{ActionError, IntoActionResult};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
-use crate::exec::{
-    BatchIter, Checkpoint, CheckpointError, LockRegistry, Origin, PipelineError, Run, RunError,
-    RunReport, RunSpec, RunSteps,
+use crate::exec::{self, BatchIter, Checkpoint, RunSpec};
+use crate::outcome::{PipelineError, RunError, RunReport};
+use crate::plan::{
+    Action, Config, ConfigError, Context, Hook, Plan, RunState, Step, Update, VarDecl, Variables,
 };
-use state::VarDecl;
 
-/// One recorded step of a pipeline.
-pub(crate) enum Step<B> {
-    Action(Action<B>),
-    AcquireLock(Arc<str>),
-    ReleaseLock(Arc<str>),
-    /// Runs `steps` with probability `p` (one draw from the batch's generator), skips them
-    /// otherwise. Branches nest.
-    Branch {
-        p: f64,
-        steps: Vec<Step<B>>,
-    },
-}
-
-impl<B> Clone for Step<B> {
-    fn clone(&self) -> Self {
-        match self {
-            Step::Action(a) => Step::Action(a.clone()),
-            Step::AcquireLock(n) => Step::AcquireLock(Arc::clone(n)),
-            Step::ReleaseLock(n) => Step::ReleaseLock(Arc::clone(n)),
-            Step::Branch { p, steps } => Step::Branch {
-                p: *p,
-                steps: steps.clone(),
-            },
-        }
-    }
-}
-
-pub(crate) type HookFn = dyn Fn(&RunState<'_>) -> ActionResult + Send + Sync;
-
-/// A step that runs once per run, before the first batch or after the last.
-#[derive(Clone)]
-pub(crate) struct Hook {
-    pub(crate) name: Arc<str>,
-    pub(crate) f: Arc<HookFn>,
-}
-
-impl Hook {
-    fn new<F, R>(name: impl Into<Arc<str>>, f: F) -> Self
-    where
-        F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
-        R: IntoActionResult,
-    {
-        Self {
-            name: name.into(),
-            f: Arc::new(move |s| f(s).into_action_result()),
-        }
+impl<B: Batch> Dataset<B> {
+    /// An empty pipeline over this dataset: add actions, then run it.
+    ///
+    /// The name follows BatchFlow's `dataset.p`.
+    pub fn p(&self) -> Pipeline<B> {
+        Pipeline::new(self.clone())
     }
 }
 
@@ -87,7 +37,7 @@ impl Hook {
 ///
 /// ```
 /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
-/// use batchline::batch::{ArrayBatch, ArraySource};
+/// use batchline::{ArrayBatch, ArraySource};
 /// use ndarray::Array2;
 ///
 /// let source = ArraySource::new().with("x", Array2::<f32>::ones((10, 2)))?;
@@ -108,15 +58,7 @@ impl Hook {
 /// ```
 #[must_use = "a pipeline is lazy: it does nothing until gen_batch, next_batch or run"]
 pub struct Pipeline<B: Batch> {
-    pub(crate) dataset: Option<Dataset<B>>,
-    pub(crate) steps: Vec<Step<B>>,
-    pub(crate) locks: Arc<LockRegistry>,
-    pub(crate) variables: Arc<Variables>,
-    pub(crate) config: Config,
-    pub(crate) before: Vec<Hook>,
-    pub(crate) after: Vec<Hook>,
-    /// Misuse found while building, reported by the first run.
-    pub(crate) build_errors: Vec<String>,
+    pub(crate) plan: Plan<B>,
     iter: Option<BatchIter<B>>,
 }
 
@@ -124,14 +66,7 @@ pub struct Pipeline<B: Batch> {
 impl<B: Batch> Clone for Pipeline<B> {
     fn clone(&self) -> Self {
         Self {
-            dataset: self.dataset.clone(),
-            steps: self.steps.clone(),
-            locks: Arc::clone(&self.locks),
-            variables: Arc::new(Variables::from_decls(self.variables.decls().to_vec())),
-            config: self.config.clone(),
-            before: self.before.clone(),
-            after: self.after.clone(),
-            build_errors: self.build_errors.clone(),
+            plan: self.plan.clone(),
             iter: None,
         }
     }
@@ -140,10 +75,10 @@ impl<B: Batch> Clone for Pipeline<B> {
 impl<B: Batch> fmt::Debug for Pipeline<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
-            .field("dataset", &self.dataset)
+            .field("dataset", &self.plan.dataset)
             .field("steps", &self.step_names())
-            .field("variables", &self.variables)
-            .field("config", &self.config)
+            .field("variables", &self.plan.variables)
+            .field("config", &self.plan.config)
             .finish()
     }
 }
@@ -168,7 +103,7 @@ impl<B: Batch> Pipeline<B> {
     ///
     /// ```
     /// use batchline::{Context, Dataset, DatasetIndex, Pipeline, RunSpec};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let template = Pipeline::<IdsBatch>::template()
     ///     .init_variable("batches", 0_u32)
@@ -183,28 +118,21 @@ impl<B: Batch> Pipeline<B> {
     /// ```
     pub fn template() -> Self {
         Self {
-            dataset: None,
-            steps: Vec::new(),
-            locks: Arc::default(),
-            variables: Arc::new(Variables::from_decls(Vec::new())),
-            config: Config::new(),
-            before: Vec::new(),
-            after: Vec::new(),
-            build_errors: Vec::new(),
+            plan: Plan::new(),
             iter: None,
         }
     }
 
     /// The pipeline with `dataset` as the source of its batches (replacing any other).
     pub fn with_dataset(mut self, dataset: Dataset<B>) -> Self {
-        self.dataset = Some(dataset);
+        self.plan.dataset = Some(dataset);
         self.iter = None;
         self
     }
 
     /// The dataset the pipeline draws batches from (`None` for a [template](Self::template)).
     pub fn dataset(&self) -> Option<&Dataset<B>> {
-        self.dataset.as_ref()
+        self.plan.dataset.as_ref()
     }
 
     /// Declares variable `name` with its initial value (BatchFlow's `init_variable`).
@@ -225,10 +153,10 @@ impl<B: Batch> Pipeline<B> {
     /// Adds (or replaces) a variable declaration; every variable starts again at its initial
     /// value.
     fn declare(mut self, decl: VarDecl) -> Self {
-        let mut decls = self.variables.decls().to_vec();
+        let mut decls = self.plan.variables.decls().to_vec();
         decls.retain(|d| d.name != decl.name);
         decls.push(decl);
-        self.variables = Arc::new(Variables::from_decls(decls));
+        self.plan.variables = Arc::new(Variables::from_decls(decls));
         self
     }
 
@@ -249,7 +177,7 @@ impl<B: Batch> Pipeline<B> {
 
     /// The pipeline's variables: read or set them between batches, or after a run.
     pub fn variables(&self) -> &Arc<Variables> {
-        &self.variables
+        &self.plan.variables
     }
 
     /// A step that changes variable `name` for each batch, in batch order (so the result is
@@ -262,7 +190,7 @@ impl<B: Batch> Pipeline<B> {
     ///
     /// ```
     /// use batchline::{Arg, Dataset, DatasetIndex, RunSpec, Update};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
     /// let p = ds
@@ -293,7 +221,7 @@ impl<B: Batch> Pipeline<B> {
 
     /// Adds the values of `config` to the pipeline's config (replacing values of the same key).
     pub fn with_config(mut self, config: Config) -> Self {
-        self.config.merge(&config);
+        self.plan.config.merge(&config);
         self
     }
 
@@ -307,12 +235,12 @@ impl<B: Batch> Pipeline<B> {
         key: impl Into<String>,
         value: impl serde::Serialize,
     ) -> Result<(), ConfigError> {
-        self.config.insert(key, value)
+        self.plan.config.insert(key, value)
     }
 
     /// The pipeline's config.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.plan.config
     }
 
     /// A step that runs once before the first batch of every run (on the thread that calls
@@ -324,7 +252,7 @@ impl<B: Batch> Pipeline<B> {
         F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
         R: IntoActionResult,
     {
-        self.before.push(Hook::new(name, f));
+        self.plan.before.push(Hook::new(name, f));
         self
     }
 
@@ -339,30 +267,19 @@ impl<B: Batch> Pipeline<B> {
         F: Fn(&RunState<'_>) -> R + Send + Sync + 'static,
         R: IntoActionResult,
     {
-        self.after.push(Hook::new(name, f));
+        self.plan.after.push(Hook::new(name, f));
         self
     }
 
     /// The names of the steps, in order (`acquire_lock(name)` / `release_lock(name)` for lock
     /// steps, `sometimes(p)[step, …]` for steps run with a probability).
     pub fn step_names(&self) -> Vec<String> {
-        fn name<B>(s: &Step<B>) -> String {
-            match s {
-                Step::Action(a) => a.name.to_string(),
-                Step::AcquireLock(n) => format!("acquire_lock({n})"),
-                Step::ReleaseLock(n) => format!("release_lock({n})"),
-                Step::Branch { p, steps } => {
-                    let inner: Vec<String> = steps.iter().map(name).collect();
-                    format!("sometimes({p})[{}]", inner.join(", "))
-                }
-            }
-        }
-        self.steps.iter().map(name).collect()
+        self.plan.step_names()
     }
 
     /// Appends an action.
     pub fn push(mut self, action: Action<B>) -> Self {
-        self.steps.push(Step::Action(action));
+        self.plan.steps.push(Step::Action(action));
         self
     }
 
@@ -395,14 +312,14 @@ impl<B: Batch> Pipeline<B> {
     /// The lock is released by `release_lock`, or when the batch ends in any way (error,
     /// panic, skip, cancellation). Taking a lock the batch already holds is an error.
     pub fn acquire_lock(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.steps.push(Step::AcquireLock(name.into()));
+        self.plan.steps.push(Step::AcquireLock(name.into()));
         self
     }
 
     /// Releases a lock taken by [`acquire_lock`](Self::acquire_lock); releasing a lock the
     /// batch does not hold is an error.
     pub fn release_lock(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.steps.push(Step::ReleaseLock(name.into()));
+        self.plan.steps.push(Step::ReleaseLock(name.into()));
         self
     }
 
@@ -410,7 +327,7 @@ impl<B: Batch> Pipeline<B> {
     ///
     /// When neither `n_epochs` nor `n_iters` is set, the run covers one epoch. With
     /// `prefetch(k)`, `k` batches are processed in the background: see the
-    /// [contract](crate::exec).
+    /// [contract](crate#the-prefetch-contract).
     ///
     /// # Errors
     ///
@@ -422,22 +339,8 @@ impl<B: Batch> Pipeline<B> {
         self.start(spec, false)
     }
 
-    /// The dataset, or the error of a pipeline that cannot run.
-    pub(crate) fn runnable(&self) -> Result<&Dataset<B>, PipelineError> {
-        if let Some(first) = self.build_errors.first() {
-            return Err(PipelineError::Build(first.clone()));
-        }
-        self.dataset.as_ref().ok_or_else(|| {
-            PipelineError::Build(
-                "the pipeline has no dataset: give it one with with_dataset or `dataset >> \
-                 pipeline`"
-                    .into(),
-            )
-        })
-    }
-
     fn start(&self, spec: &RunSpec, endless_default: bool) -> Result<BatchIter<B>, PipelineError> {
-        self.launch(spec, endless_default, None, 0)
+        exec::launch(&self.plan, spec, endless_default, None, 0)
     }
 
     /// Continues the run that `checkpoint` was taken from, at the first batch its consumer had
@@ -445,6 +348,10 @@ impl<B: Batch> Pipeline<B> {
     /// whatever the prefetch of either. `spec` gives the prefetch, observer, error handling and
     /// so on; its batch spec must be the checkpoint's. The state variables get their saved
     /// values.
+    ///
+    /// The batches prefetched but not received when the checkpoint was taken pass their steps
+    /// again, side effects included; effects that must happen once per batch received belong
+    /// in [`commit`](Self::commit) steps (see [`Checkpoint`]).
     ///
     /// # Errors
     ///
@@ -456,7 +363,7 @@ impl<B: Batch> Pipeline<B> {
         spec: &RunSpec,
         checkpoint: &Checkpoint,
     ) -> Result<BatchIter<B>, PipelineError> {
-        self.launch(spec, checkpoint.endless, Some(checkpoint), 0)
+        exec::launch(&self.plan, spec, checkpoint.endless, Some(checkpoint), 0)
     }
 
     /// The state of the run of [`next_batch`](Self::next_batch), if one is going on.
@@ -466,92 +373,6 @@ impl<B: Batch> Pipeline<B> {
     /// As [`BatchIter::checkpoint`].
     pub fn checkpoint(&self) -> Option<Result<Checkpoint, PipelineError>> {
         self.iter.as_ref().map(BatchIter::checkpoint)
-    }
-
-    /// A hash of the steps and the state variables, stored in checkpoints.
-    fn fingerprint(&self) -> u64 {
-        let names = self.step_names();
-        let state: Vec<&str> = self.variables.state_names().collect();
-        crate::exec::fingerprint(names.iter().map(String::as_str).chain(["|"]).chain(state))
-    }
-
-    /// Starts a run: afresh at batch `first` (0, or where a resumed run that merges this
-    /// pipeline is), or from a checkpoint.
-    pub(crate) fn launch(
-        &self,
-        spec: &RunSpec,
-        endless: bool,
-        from: Option<&Checkpoint>,
-        first: u64,
-    ) -> Result<BatchIter<B>, PipelineError> {
-        let dataset = self.runnable()?;
-        let len = dataset.len();
-        let index = dataset.index();
-        let origin = match from {
-            None => {
-                let (seed, shuffle_seed) = spec.seeds();
-                Origin {
-                    seed,
-                    shuffle_seed,
-                    spec: spec.batches.clone(),
-                    endless: endless
-                        && spec.batches.n_epochs.is_none()
-                        && spec.batches.n_iters.is_none(),
-                    index_len: len as u64,
-                    index_fingerprint: index.fingerprint(),
-                    pipeline_fingerprint: self.fingerprint(),
-                    first,
-                }
-            }
-            Some(c) => {
-                c.check_resume(spec, len, index.fingerprint(), self.fingerprint(), || {
-                    self.step_names()
-                })?;
-                Origin {
-                    seed: c.seed,
-                    shuffle_seed: c.shuffle_seed,
-                    spec: c.spec.clone(),
-                    endless: c.endless,
-                    index_len: c.index_len,
-                    index_fingerprint: c.index_fingerprint,
-                    pipeline_fingerprint: c.pipeline_fingerprint,
-                    first: c.next_batch,
-                }
-            }
-        };
-        let mut sampler =
-            origin
-                .spec
-                .sampler_with_seed(len, origin.endless, origin.shuffle_seed)?;
-        sampler.skip(origin.first);
-        let total = origin
-            .spec
-            .total_batches(len, origin.endless)
-            .map(|t| t.saturating_sub(origin.first));
-        if let Some(c) = from {
-            self.variables
-                .restore(&c.variables)
-                .map_err(|(name, message)| {
-                    PipelineError::Checkpoint(CheckpointError::Variable { name, message })
-                })?;
-        }
-        let mut ctx = RunContext::new(
-            origin.seed,
-            Arc::clone(&self.variables),
-            Arc::new(self.config.clone()),
-        );
-        ctx.first_batch = origin.first;
-        if let Some(n) = spec.item_threads {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .thread_name(|i| format!("batchline-item-{i}"))
-                .build()
-                .map_err(|e| PipelineError::Spawn(std::io::Error::other(e)))?;
-            ctx.pool = Some(Arc::new(pool));
-        }
-        let steps = RunSteps::new(&self.steps, &self.locks, true, origin.first)?;
-        let run = Run::new(dataset.clone(), steps, ctx, spec);
-        BatchIter::start(run, sampler, spec, total, &self.before, &self.after, origin)
     }
 
     /// The next processed batch of a run that continues where the previous call stopped.
@@ -588,7 +409,7 @@ impl<B: Batch> Pipeline<B> {
             self.reset_iter();
         }
         if matches!(what, Reset::Variables | Reset::All) {
-            self.variables.reset();
+            self.plan.variables.reset();
         }
     }
 

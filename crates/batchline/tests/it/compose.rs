@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use batchline::pipeline::{Config, VariableError};
 use batchline::{
     Action, ActionError, Arg, Batch, Context, Dataset, DatasetIndex, Pipeline, PipelineError,
     Reset, RunEnd, RunSpec, Update,
 };
+use batchline::{Config, VariableError};
 use common::{dataset, with_watchdog, Jitter, Probe};
 use parking_lot::Mutex;
 

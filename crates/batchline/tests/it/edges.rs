@@ -4,14 +4,14 @@ use crate::common;
 
 use std::time::Duration;
 
-use batchline::batch::images::{Flip, ImagesBatch, ImagesBatchActions, ImagesSource, Layout};
-use batchline::batch::IdsBatch;
-use batchline::exec::Timeline;
-use batchline::index::{BatchSpec, Shard};
+use batchline::images::{Flip, ImagesBatch, ImagesBatchActions, ImagesSource, Layout};
+use batchline::IdsBatch;
+use batchline::Timeline;
 use batchline::{
     Action, ActionError, Context, Dataset, DatasetIndex, EventRecorder, PipelineError, RunSpec,
     Shuffle,
 };
+use batchline::{BatchSpec, Shard};
 use common::{dataset, with_watchdog, Probe};
 use image::{DynamicImage, ImageBuffer, Luma, Rgb, RgbImage};
 
@@ -143,7 +143,7 @@ fn image_actions_at_the_limits() {
         one()
             .p()
             .load()
-            .scale(1e9, batchline::batch::images::Filter::Nearest),
+            .scale(1e9, batchline::images::Filter::Nearest),
     )
     .unwrap_err();
     assert!(err.contains("too large"), "{err}");

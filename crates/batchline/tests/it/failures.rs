@@ -4,7 +4,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use batchline::exec::Failure;
+use batchline::Failure;
 use batchline::{ActionError, Context, PipelineError, RunEnd, RunReport, RunSpec};
 use common::{dataset, with_watchdog, Probe};
 

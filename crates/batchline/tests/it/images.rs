@@ -8,11 +8,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use batchline::batch::images::{
+use batchline::images::{
     Filter, Flip, ImagesBatch, ImagesBatchActions, ImagesSource, Layout, Tensor,
 };
-use batchline::index::{FileIds, FilesIndex};
 use batchline::{Batch, Dataset, DatasetIndex, Pipeline, PipelineError, RunSpec};
+use batchline::{FileIds, FilesIndex};
 use common::{with_watchdog, Jitter};
 use image::{
     ColorType, DynamicImage, GenericImageView, GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage,

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use batchline::batch::images::{ImageError, ImagesBatch, ImagesBatchActions, ImagesSource};
-use batchline::index::IndexError;
+use batchline::images::{ImageError, ImagesBatch, ImagesBatchActions, ImagesSource};
+use batchline::IndexError;
 use batchline::{Batch, Context, RunSpec};
 
 use crate::common::with_watchdog;

@@ -8,7 +8,7 @@ use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use batchline::batch::images::{
+use batchline::images::{
     decode_files, natural_image, ImageError, ImagesBatch, ImagesBatchActions, ImagesSource, Layout,
     LoadOptions, Tensor,
 };
@@ -44,7 +44,7 @@ fn load_one(path: &Path, options: LoadOptions) -> Result<ImagesBatch, PipelineEr
     with_watchdog(LIMIT, move || {
         let files = FilesIndex::new(
             [dir.join(&name).to_string_lossy()],
-            batchline::index::FileIds::Name,
+            batchline::FileIds::Name,
         )
         .unwrap();
         let mut p = ImagesSource::files_dataset(files).p().load_with(options);
@@ -258,12 +258,12 @@ fn dataset_with_bad(dir: &Path, bad: &[usize]) -> (FilesIndex, ImagesSource) {
     }
     let files = FilesIndex::new(
         [dir.join("f*.png").to_string_lossy()],
-        batchline::index::FileIds::Stem,
+        batchline::FileIds::Stem,
     )
     .unwrap();
     let mask_files = FilesIndex::new(
         [masks.join("*.png").to_string_lossy()],
-        batchline::index::FileIds::Stem,
+        batchline::FileIds::Stem,
     )
     .unwrap();
     for &i in bad {

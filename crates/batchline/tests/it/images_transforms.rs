@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use batchline::batch::images::{
+use batchline::images::{
     Colour, Filter, ImagesBatch, ImagesBatchActions, ImagesSource, ImagesTransforms, Layout, Tensor,
 };
 use batchline::{Batch, Dataset, DatasetIndex, Pipeline, RunSpec};

@@ -1,6 +1,6 @@
 //! Property tests of batch generation.
 
-use batchline::index::{BatchSpec, DatasetIndex, Shuffle};
+use batchline::{BatchSpec, DatasetIndex, Shuffle};
 use proptest::prelude::*;
 
 fn batches(n: usize, spec: &BatchSpec) -> Vec<Vec<usize>> {

@@ -8,7 +8,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int16Type, UInt32Type, UInt8Type};
 
 use arrow_schema::DataType;
-use batchline::batch::{TableBatch, TableBatchActions, TableError, TableSource};
+use batchline::table::{TableBatch, TableBatchActions, TableError, TableSource};
 use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
 
 /// A `.npy` file (version 1.0) with this header dict and these value bytes.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::Duration;
 
-use batchline::pipeline::Item;
+use batchline::Item;
 use batchline::{ActionError, Context, PipelineError, RunSpec};
 use common::{dataset, with_watchdog, Probe};
 use parking_lot::Mutex;

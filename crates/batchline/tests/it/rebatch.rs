@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use batchline::batch::{ArrayBatch, ArraySource, IdsBatch};
 use batchline::{ActionError, Batch, Context, Dataset, DatasetIndex, PipelineError, RunSpec};
+use batchline::{ArrayBatch, ArraySource, IdsBatch};
 use common::{counted_dataset, with_watchdog, Probe};
 use ndarray::Array2;
 use proptest::prelude::*;

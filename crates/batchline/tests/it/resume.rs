@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use batchline::exec::{Checkpoint, CheckpointError};
-use batchline::index::Shuffle;
+use batchline::Shuffle;
 use batchline::{
     ActionError, Arg, Context, Dataset, DatasetIndex, Pipeline, PipelineError, RunSpec, Update,
 };
+use batchline::{Checkpoint, CheckpointError};
 use common::{dataset, with_watchdog, Probe, ProbeSource};
 use proptest::prelude::*;
 use rand::Rng;

@@ -5,8 +5,8 @@ use crate::common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use batchline::exec::{Checkpoint, CheckpointError};
-use batchline::index::{BatchSpec, DatasetIndex, IndexError, Shard, Shuffle};
+use batchline::{BatchSpec, DatasetIndex, IndexError, Shard, Shuffle};
+use batchline::{Checkpoint, CheckpointError};
 use batchline::{Context, PipelineError, RunSpec};
 use common::{dataset, with_watchdog, Probe};
 use proptest::prelude::*;

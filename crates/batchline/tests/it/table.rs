@@ -11,7 +11,7 @@ use arrow_array::{
     RecordBatch, StringArray,
 };
 use arrow_schema::{DataType, Field};
-use batchline::batch::{TableBatch, TableBatchActions, TableError, TableSource, TableStats};
+use batchline::table::{TableBatch, TableBatchActions, TableError, TableSource, TableStats};
 use batchline::{Batch, Dataset, DatasetIndex, PipelineError, RunSpec, Shuffle};
 use ndarray::array;
 

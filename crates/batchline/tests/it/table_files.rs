@@ -9,7 +9,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type};
 use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use batchline::batch::{
+use batchline::table::{
     CsvOptions, DumpFormat, ParquetOptions, TableBatch, TableBatchActions, TableError, TableSource,
 };
 use batchline::{Batch, Dataset, DatasetIndex, RunSpec};

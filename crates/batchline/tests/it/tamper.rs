@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use batchline::exec::{Checkpoint, CheckpointError};
+use batchline::{Checkpoint, CheckpointError};
 use batchline::{Context, Pipeline, PipelineError, RunSpec};
 use common::{dataset, with_watchdog, Probe};
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis};
 
-use super::Batch;
+use crate::action_error::ActionError;
+use crate::batch::Batch;
 use crate::index::BatchIndex;
-use crate::ActionError;
 
 /// Errors of [`ArraySource`] and [`ArrayBatch`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +66,7 @@ pub enum ArrayError {
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::ArraySource;
+/// use batchline::ArraySource;
 /// use ndarray::{array, Array1};
 ///
 /// let source = ArraySource::new()
@@ -74,7 +74,7 @@ pub enum ArrayError {
 ///     .with("labels", Array1::from(vec![0.0_f32, 1.0, 0.0]))?;
 /// assert_eq!(source.rows(), 3);
 /// assert!(ArraySource::new().with("x", array![1.0_f32]).unwrap().with("y", array![1.0_f32, 2.0]).is_err());
-/// # Ok::<(), batchline::batch::ArrayError>(())
+/// # Ok::<(), batchline::ArrayError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ArraySource<T = f32> {
@@ -149,7 +149,7 @@ impl<T: Clone> ArraySource<T> {
 /// ```
 /// use std::sync::Arc;
 /// use batchline::{Batch, BatchIndex, Dataset, DatasetIndex, RunSpec};
-/// use batchline::batch::{ArrayBatch, ArrayBatchActions, ArraySource};
+/// use batchline::{ArrayBatch, ArrayBatchActions, ArraySource};
 /// use ndarray::array;
 ///
 /// let source = Arc::new(ArraySource::new().with("x", array![[1.0_f32], [2.0], [3.0]])?);
@@ -248,7 +248,7 @@ impl<T: Clone + Send + Sync + 'static> ArrayBatch<T> {
 }
 
 /// Actions of [`ArrayBatch`]: pipeline steps of `Pipeline<ArrayBatch<T>>`.
-#[batchline::actions]
+#[batchline_macros::actions]
 impl<T: Clone + Send + Sync + 'static> ArrayBatch<T> {
     /// Copies the batch's rows of every component of the source (see
     /// [`load_rows`](Self::load_rows)).

@@ -11,8 +11,9 @@ use super::decode::LoadOptions;
 use super::ops::{self, Filter, Flip};
 use super::tensor::Layout;
 use super::{ImageError, ImagesBatch};
+use crate::action_error::{ActionError, ActionResult};
 use crate::index::Id;
-use crate::{ActionError, ActionResult, Context};
+use crate::plan::Context;
 
 pub(super) fn mask_filter(filter: Filter, mask: bool) -> Filter {
     if mask {
@@ -22,7 +23,7 @@ pub(super) fn mask_filter(filter: Filter, mask: bool) -> Filter {
     }
 }
 
-#[crate::actions]
+#[batchline_macros::actions]
 impl<I: Id + Display> ImagesBatch<I> {
     /// Loads (decodes) the batch's images, and its labels and masks when the source has them,
     /// on the item pool, with the default [`LoadOptions`]: strict decoding, at most
@@ -38,7 +39,7 @@ impl<I: Id + Display> ImagesBatch<I> {
     /// lenient decoding, another pixel limit.
     ///
     /// ```
-    /// use batchline::batch::images::{ImagesBatchActions, ImagesSource, LoadOptions};
+    /// use batchline::images::{ImagesBatchActions, ImagesSource, LoadOptions};
     /// use batchline::{FilesIndex, RunSpec};
     ///
     /// let dir = tempfile::tempdir()?;

@@ -9,7 +9,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Config, Variables};
-use crate::exec::{ItemFailure, RunEnd, RunReport};
+use crate::outcome::{ItemFailure, RunEnd, RunReport};
 
 /// What an action knows about the run besides its batch: the batch's number, its own random
 /// generator, the pipeline's variables and its config.
@@ -18,7 +18,7 @@ use crate::exec::{ItemFailure, RunEnd, RunReport};
 ///
 /// ```
 /// use batchline::{Action, Context};
-/// use batchline::batch::ArrayBatch;
+/// use batchline::ArrayBatch;
 /// use rand::Rng;
 ///
 /// let noisy = Action::new("noise", |b: &mut ArrayBatch, ctx: &mut Context| {
@@ -130,12 +130,12 @@ impl<'r> Context<'r> {
         self.rng.get_or_insert_with(|| BatchRng::new(seed, batch))
     }
 
-    /// The pipeline's variables (see [`Pipeline::init_variable`](super::Pipeline::init_variable)).
+    /// The pipeline's variables (see [`Pipeline::init_variable`](crate::Pipeline::init_variable)).
     pub fn variables(&self) -> &Variables {
         &self.run.variables
     }
 
-    /// The pipeline's config (see [`Pipeline::with_config`](super::Pipeline::with_config)).
+    /// The pipeline's config (see [`Pipeline::with_config`](crate::Pipeline::with_config)).
     pub fn config(&self) -> &Config {
         &self.run.config
     }
@@ -150,7 +150,7 @@ impl<'r> Context<'r> {
     ///
     /// ```
     /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
-    /// use batchline::batch::IdsBatch;
+    /// use batchline::IdsBatch;
     ///
     /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(6), ());
     /// let p = ds.p().apply("drop odd", |b: &mut IdsBatch, ctx: &mut Context| {
@@ -188,7 +188,7 @@ impl<'r> Context<'r> {
     }
 }
 
-/// What a [`before`](super::Pipeline::before) or [`after`](super::Pipeline::after) step of a
+/// What a [`before`](crate::Pipeline::before) or [`after`](crate::Pipeline::after) step of a
 /// pipeline sees: the run's seed, the variables, the config, and (after the run) its report.
 pub struct RunState<'a> {
     pub(crate) run: &'a RunContext,

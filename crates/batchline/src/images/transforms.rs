@@ -11,8 +11,9 @@ use super::actions::{check_p, mask_filter};
 use super::ops::{self, Filter};
 use super::tensor::Tensor;
 use super::{tv, ImageError, ImagesBatch};
+use crate::action_error::{ActionError, ActionResult};
 use crate::index::Id;
-use crate::{ActionError, ActionResult, Context};
+use crate::plan::Context;
 
 fn check_range(what: &str, (a, b): (f64, f64), positive: bool) -> Result<(), ActionError> {
     if !(a.is_finite() && b.is_finite() && a <= b && (!positive || a > 0.0)) {
@@ -31,7 +32,7 @@ fn check_range(what: &str, (a, b): (f64, f64), positive: bool) -> Result<(), Act
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::Colour;
+/// use batchline::images::Colour;
 /// assert_ne!(Colour::Rgb, Colour::Grey);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub(super) fn convert(img: &DynamicImage, to: Colour) -> DynamicImage {
     }
 }
 
-#[crate::actions(trait_name = ImagesTransforms)]
+#[batchline_macros::actions(trait_name = ImagesTransforms)]
 impl<I: Id + Display> ImagesBatch<I> {
     /// Converts every image to `to` (8 bits per sample, from any colour type and bit depth).
     #[action]
@@ -194,7 +195,7 @@ impl<I: Id + Display> ImagesBatch<I> {
         check_p(p)?;
         check_range("random_erasing scale", scale, true)?;
         check_range("random_erasing ratio", ratio, true)?;
-        let draw = |item: &mut crate::Item, w: u32, h: u32| {
+        let draw = |item: &mut crate::plan::Item, w: u32, h: u32| {
             if item.rng().random_bool(p) {
                 tv::erasing_params(item.rng(), w, h, scale, ratio)
             } else {

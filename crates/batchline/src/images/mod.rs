@@ -42,7 +42,7 @@ use std::path::PathBuf;
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::{ImageError, ImagesSource};
+/// use batchline::images::{ImageError, ImagesSource};
 ///
 /// let err = ImagesSource::image_folder("/no/such/folder").unwrap_err();
 /// assert!(err.to_string().contains("/no/such/folder"));

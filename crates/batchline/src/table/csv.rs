@@ -19,7 +19,7 @@ use super::TableError;
 /// ```
 /// use std::sync::Arc;
 /// use arrow_schema::{DataType, Field, Schema};
-/// use batchline::batch::{CsvOptions, TableError, TableSource};
+/// use batchline::table::{CsvOptions, TableError, TableSource};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("t.csv");

@@ -11,7 +11,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use arrow_array::{Float32Array, Int64Array, RecordBatch};
-//! use batchline::batch::{TableBatch, TableBatchActions, TableSource, TableStats};
+//! use batchline::table::{TableBatch, TableBatchActions, TableSource, TableStats};
 //! use batchline::{Dataset, DatasetIndex, RunSpec};
 //!
 //! let table = RecordBatch::try_from_iter([
@@ -50,7 +50,7 @@ use std::path::PathBuf;
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::{TableError, TableSource};
+/// use batchline::table::{TableError, TableSource};
 ///
 /// let err = TableSource::npy([("x", "no/such/file.npy")]).unwrap_err();
 /// assert!(matches!(err, TableError::NoFiles { .. }));

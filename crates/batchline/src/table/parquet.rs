@@ -23,7 +23,7 @@ use super::TableError;
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::ParquetOptions;
+/// use batchline::table::ParquetOptions;
 ///
 /// let options = ParquetOptions::new().columns(&["x", "label"]).cache_row_groups(16);
 /// # let _ = options;
@@ -321,7 +321,7 @@ impl Reader for ParquetReader {
 /// ```
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
-/// use batchline::batch::{ParquetOptions, ParquetWriter, TableSource};
+/// use batchline::table::{ParquetOptions, ParquetWriter, TableSource};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("t.parquet");

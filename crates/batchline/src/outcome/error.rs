@@ -4,7 +4,6 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-use super::CheckpointError;
 use crate::index::IndexError;
 
 /// Why a run could not deliver a batch.
@@ -212,4 +211,41 @@ impl std::ops::Deref for RunError {
     fn deref(&self) -> &PipelineError {
         &self.error
     }
+}
+/// Why a checkpoint could not be written, read, or applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The JSON form could not be written or read.
+    #[error("checkpoint JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The binary form could not be written or read.
+    #[error("checkpoint bytes: {0}")]
+    Binary(String),
+    /// The checkpoint belongs to another run: another index, pipeline or spec.
+    #[error("this checkpoint is from another {what}: {detail}")]
+    Mismatch {
+        /// `index`, `pipeline`, `batch spec`, `run seed`, `position` or `format`.
+        what: &'static str,
+        /// What differs.
+        detail: String,
+    },
+    /// The checksum does not match the fields: the checkpoint was changed after it was taken.
+    #[error(
+        "the checkpoint is corrupt: its checksum is {stored:08x}, its fields give {actual:08x}"
+    )]
+    Corrupt {
+        /// The checksum stored in the checkpoint.
+        stored: u32,
+        /// The checksum of its fields.
+        actual: u32,
+    },
+    /// A state variable could not be saved or restored.
+    #[error("state variable {name:?}: {message}")]
+    Variable {
+        /// The variable.
+        name: String,
+        /// Why.
+        message: String,
+    },
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PipelineError, Profile};
+use super::PipelineError;
+use crate::observe::Profile;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +24,7 @@ pub enum RunEnd {
     Dropped,
 }
 
-/// What a run did: see [`Pipeline::run`](crate::Pipeline::run) and [`BatchIter::report`].
+/// What a run did: see [`Pipeline::run`](crate::Pipeline::run) and [`BatchIter::report`](crate::BatchIter::report).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunReport {
@@ -43,14 +44,14 @@ pub struct RunReport {
     pub end: RunEnd,
     /// The errors of `after` steps (`step: message`).
     pub hook_errors: Vec<String>,
-    /// The profile of the run, when the spec asked for it ([`RunSpec::profile`]).
+    /// The profile of the run, when the spec asked for it ([`RunSpec::profile`](crate::RunSpec::profile)).
     pub profile: Option<Profile>,
     /// Every failed batch that was skipped (`ignore_errors` or `max_failures`), in order.
     pub failures: Vec<Failure>,
-    /// The deepest prefetch `k` the run used under [`RunSpec::prefetch_auto`] (0 otherwise).
+    /// The deepest prefetch `k` the run used under [`RunSpec::prefetch_auto`](crate::RunSpec::prefetch_auto) (0 otherwise).
     pub prefetch: u64,
     /// Every item an action dropped from its batch ([`Context::drop_item`]), in batch order;
-    /// they count against [`RunSpec::max_failures`] like failed batches.
+    /// they count against [`RunSpec::max_failures`](crate::RunSpec::max_failures) like failed batches.
     ///
     /// [`Context::drop_item`]: crate::Context::drop_item
     #[serde(default)]
@@ -94,7 +95,7 @@ impl Failure {
 ///
 /// ```
 /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 ///
 /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(4), ());
 /// let p = ds.p().apply("drop 2", |b: &mut IdsBatch, ctx: &mut Context| {

@@ -1,22 +1,9 @@
-//! The [`Batch`] trait for user batch types, and [`ArrayBatch`] for rows of numeric arrays.
-
-mod array;
-#[cfg(feature = "image")]
-pub mod images;
-#[cfg(feature = "table")]
-mod table;
-
-pub use array::{ArrayBatch, ArrayBatchActions, ArrayError, ArraySource};
-#[cfg(feature = "table")]
-pub use table::{
-    ColumnStats, CsvOptions, DumpFormat, NpyWriter, ParquetOptions, ParquetWriter, TableBatch,
-    TableBatchActions, TableError, TableSource, TableStats,
-};
+//! The [`Batch`] trait for user batch types, and [`IdsBatch`], a batch of ids alone.
 
 use std::sync::Arc;
 
+use crate::action_error::ActionError;
 use crate::index::{BatchIndex, Id};
-use crate::ActionError;
 
 /// A batch: the ids of some items plus the data the pipeline's actions load and transform.
 ///
@@ -136,7 +123,7 @@ pub(crate) fn check_split(at: usize, len: usize) -> Result<(), ActionError> {
 ///
 /// ```
 /// use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 ///
 /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(5), ());
 /// let sizes: Vec<usize> = ds.p().gen_batch(&RunSpec::new(2))?.map(|b| b.unwrap().len()).collect();

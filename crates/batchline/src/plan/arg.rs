@@ -8,7 +8,8 @@ use rand::distr::uniform::SampleUniform;
 use rand::Rng;
 use serde::de::DeserializeOwned;
 
-use super::{ActionError, Context};
+use super::Context;
+use crate::action_error::ActionError;
 
 type LazyFn<T> = dyn Fn(&dyn Any, &mut Context<'_>) -> Result<T, ActionError> + Send + Sync;
 

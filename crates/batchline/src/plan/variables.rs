@@ -1,5 +1,4 @@
-//! Pipeline state shared by the batches of a run: [`Variables`], their [`Update`] steps, and
-//! the [`Config`] map.
+//! Pipeline variables shared by the batches of a run: their declarations, values and errors.
 
 use std::any::{type_name, Any};
 use std::collections::BTreeMap;
@@ -9,8 +8,6 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-
-use super::{ActionError, Arg, Context};
 
 type Value = Box<dyn Any + Send + Sync>;
 type Init = Arc<dyn Fn() -> Value + Send + Sync>;
@@ -102,14 +99,14 @@ pub enum VariableError {
 ///
 /// Every access takes one lock, so [`update`](Self::update) is an atomic read-modify-write: no
 /// update is lost, whatever the prefetch. Variables are declared with
-/// [`Pipeline::init_variable`](super::Pipeline::init_variable); they keep their values from
-/// one run to the next until [`Pipeline::reset`](super::Pipeline::reset) re-initialises them.
+/// [`Pipeline::init_variable`](crate::Pipeline::init_variable); they keep their values from
+/// one run to the next until [`Pipeline::reset`](crate::Pipeline::reset) re-initialises them.
 ///
 /// # Examples
 ///
 /// ```
 /// use batchline::{Context, Dataset, DatasetIndex, RunSpec};
-/// use batchline::batch::IdsBatch;
+/// use batchline::IdsBatch;
 ///
 /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
 /// let p = ds
@@ -291,221 +288,6 @@ fn slots_names(decls: &[VarDecl]) -> Vec<String> {
     names
 }
 
-/// The change to make, with the argument already evaluated (outside the variables' lock, so
-/// that the argument may read variables itself).
-pub(crate) type Prepared<T> = Box<dyn FnOnce(&mut T) + Send>;
-type PrepareFn<T> =
-    dyn Fn(&dyn Any, &mut Context<'_>) -> Result<Prepared<T>, ActionError> + Send + Sync;
-
-/// How an [`update_variable`](super::Pipeline::update_variable) step changes a variable of
-/// type `T`: write a value, append to or extend a list, or merge with a function.
-///
-/// Each constructor takes an [`Arg`], so the new value can be an expression of the batch (its
-/// number, its random generator, another variable, a config value) or a constant
-/// (`Arg::from(value)`).
-///
-/// # Examples
-///
-/// ```
-/// use batchline::{Arg, Update};
-///
-/// let last: Update<u64> = Update::write(Arg::batch_number());
-/// let numbers: Update<Vec<u64>> = Update::append(Arg::batch_number());
-/// let total: Update<f64> = Update::merge(Arg::uniform(0.0, 1.0), |sum: &mut f64, x: f64| *sum += x);
-/// let flag = Update::write(Arg::from(true));
-/// # let _ = (last, numbers, total, flag);
-/// ```
-pub struct Update<T> {
-    pub(crate) mode: &'static str,
-    pub(crate) prepare: Arc<PrepareFn<T>>,
-}
-
-impl<T> Clone for Update<T> {
-    fn clone(&self) -> Self {
-        Self {
-            mode: self.mode,
-            prepare: Arc::clone(&self.prepare),
-        }
-    }
-}
-
-impl<T> fmt::Debug for Update<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Update::{}", self.mode)
-    }
-}
-
-impl<T: Send + Sync + 'static> Update<T> {
-    /// Combines the argument's value `V` into the variable with `f`.
-    pub fn merge<V: Clone + Send + Sync + 'static>(
-        value: Arg<V>,
-        f: impl Fn(&mut T, V) + Send + Sync + 'static,
-    ) -> Self {
-        let f = Arc::new(f);
-        Self {
-            mode: "merge",
-            prepare: Arc::new(move |batch, ctx| {
-                let v = value.eval(batch, ctx)?;
-                let f = Arc::clone(&f);
-                Ok(Box::new(move |var: &mut T| f(var, v)))
-            }),
-        }
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> Update<T> {
-    /// Replaces the variable's value.
-    pub fn write(value: Arg<T>) -> Self {
-        let mut me = Self::merge(value, |var: &mut T, v: T| *var = v);
-        me.mode = "write";
-        me
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> Update<Vec<T>> {
-    /// Pushes the value onto the list.
-    pub fn append(value: Arg<T>) -> Self {
-        let mut me = Self::merge(value, |var: &mut Vec<T>, v: T| var.push(v));
-        me.mode = "append";
-        me
-    }
-
-    /// Appends every element of the value to the list.
-    pub fn extend(value: Arg<Vec<T>>) -> Self {
-        let mut me = Self::merge(value, |var: &mut Vec<T>, v: Vec<T>| var.extend(v));
-        me.mode = "extend";
-        me
-    }
-}
-
-/// Why a config value could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// No value has this key.
-    #[error("no config value {key:?} (the config has: {known:?})")]
-    Missing {
-        /// The key asked for.
-        key: String,
-        /// The keys that exist.
-        known: Vec<String>,
-    },
-    /// The value does not convert to the type asked for (or cannot be stored).
-    #[error("config value {key:?}: {message}")]
-    Type {
-        /// The key.
-        key: String,
-        /// Why the conversion failed.
-        message: String,
-    },
-}
-
-/// A pipeline's config: named values (held as JSON values) that actions and lazy arguments
-/// read, set when building the pipeline or just before a run.
-///
-/// # Examples
-///
-/// ```
-/// use batchline::pipeline::Config;
-///
-/// let config = Config::new().with("lr", 0.01)?.with("classes", vec!["cat", "dog"])?;
-/// let lr: f64 = config.get("lr")?;
-/// let classes: Vec<String> = config.get("classes")?;
-/// assert_eq!((lr, classes.len()), (0.01, 2));
-/// assert!(config.get::<f64>("epochs").is_err()); // missing: the error names the key
-/// # Ok::<(), batchline::pipeline::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Config {
-    values: BTreeMap<String, serde_json::Value>,
-}
-
-impl Config {
-    /// An empty config.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds (or replaces) a value.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Type`] when the value cannot be represented as JSON (a map with
-    /// non-string keys, say).
-    pub fn with(
-        mut self,
-        key: impl Into<String>,
-        value: impl Serialize,
-    ) -> Result<Self, ConfigError> {
-        self.insert(key, value)?;
-        Ok(self)
-    }
-
-    /// Sets (or replaces) a value.
-    ///
-    /// # Errors
-    ///
-    /// As [`with`](Self::with).
-    pub fn insert(
-        &mut self,
-        key: impl Into<String>,
-        value: impl Serialize,
-    ) -> Result<(), ConfigError> {
-        let key = key.into();
-        let value = serde_json::to_value(value).map_err(|e| ConfigError::Type {
-            key: key.clone(),
-            message: e.to_string(),
-        })?;
-        self.values.insert(key, value);
-        Ok(())
-    }
-
-    /// The value of `key`, converted to `T`.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Missing`] when there is no such key, [`ConfigError::Type`] when the
-    /// value is not a `T`.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, ConfigError> {
-        let value = self.values.get(key).ok_or_else(|| ConfigError::Missing {
-            key: key.to_string(),
-            known: self.keys().map(str::to_string).collect(),
-        })?;
-        T::deserialize(value).map_err(|e| ConfigError::Type {
-            key: key.to_string(),
-            message: format!("expected a {}: {e}", type_name::<T>()),
-        })
-    }
-
-    /// The raw JSON value of `key`.
-    pub fn value(&self, key: &str) -> Option<&serde_json::Value> {
-        self.values.get(key)
-    }
-
-    /// The keys, sorted.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
-
-    /// Overrides this config's values with those of `other`.
-    pub fn merge(&mut self, other: &Config) {
-        for (k, v) in &other.values {
-            self.values.insert(k.clone(), v.clone());
-        }
-    }
-
-    /// The number of values.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether the config has no value.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,28 +325,5 @@ mod tests {
         vars.reset();
         assert_eq!(vars.get::<u32>("n"), Ok(1));
         assert_eq!(vars.names(), ["log", "n"]);
-    }
-
-    #[test]
-    fn config_errors_name_the_key() {
-        let c = Config::new().with("a", 1).unwrap();
-        assert_eq!(c.get::<i32>("a"), Ok(1));
-        let err = c.get::<String>("a").unwrap_err();
-        assert!(
-            matches!(&err, ConfigError::Type { key, .. } if key == "a"),
-            "{err}"
-        );
-        let err = c.get::<i32>("b").unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError::Missing {
-                key: "b".into(),
-                known: vec!["a".into()]
-            }
-        );
-        let mut d = Config::new().with("a", 2).unwrap().with("b", true).unwrap();
-        d.merge(&c);
-        assert_eq!(d.get::<i32>("a"), Ok(1));
-        assert_eq!(d.len(), 2);
     }
 }

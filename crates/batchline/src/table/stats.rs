@@ -2,7 +2,7 @@
 
 use super::batch::flat_f64;
 use super::{TableBatch, TableError, TableSource};
-use crate::Dataset;
+use crate::dataset::Dataset;
 
 /// The statistics of a numeric column, one value per element of its rows (one element for a
 /// scalar column, `d` for a fixed-size list column of `d` values): what `standardize` and
@@ -13,7 +13,7 @@ use crate::Dataset;
 /// ```
 /// use std::sync::Arc;
 /// use arrow_array::{Float64Array, RecordBatch};
-/// use batchline::batch::{TableSource, TableStats};
+/// use batchline::table::{TableSource, TableStats};
 ///
 /// let t = RecordBatch::try_from_iter([("v", Arc::new(Float64Array::from(vec![Some(1.0), None, Some(3.0)])) as _)])?;
 /// let stats = TableStats::fit_rows(&TableSource::from_batch(t), &[0, 1, 2], &["v"])?;
@@ -49,7 +49,7 @@ pub struct ColumnStats {
 /// ```
 /// use std::sync::Arc;
 /// use arrow_array::{Float32Array, RecordBatch};
-/// use batchline::batch::{TableBatch, TableSource, TableStats};
+/// use batchline::table::{TableBatch, TableSource, TableStats};
 /// use batchline::{Dataset, DatasetIndex};
 ///
 /// let t = RecordBatch::try_from_iter([("x", Arc::new(Float32Array::from_iter_values((0..10).map(|i| i as f32))) as _)])?;

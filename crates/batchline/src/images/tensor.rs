@@ -4,15 +4,16 @@ use ndarray::{concatenate, Array4, Axis};
 use rayon::prelude::*;
 
 use super::{ops, ImageError, ImagesBatch};
+use crate::action_error::ActionResult;
 use crate::index::Id;
-use crate::{ActionResult, Context};
+use crate::plan::Context;
 
 /// How a tensor's axes are ordered.
 ///
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::Layout;
+/// use batchline::images::Layout;
 /// assert_ne!(Layout::Nchw, Layout::Nhwc);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub enum Layout {
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::Tensor;
+/// use batchline::images::Tensor;
 /// let t = Tensor::U8(ndarray::Array4::zeros((2, 3, 4, 5)));
 /// assert_eq!(t.shape(), [2, 3, 4, 5]);
 /// ```

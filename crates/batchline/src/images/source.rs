@@ -9,8 +9,9 @@ use std::sync::Arc;
 use image::DynamicImage;
 
 use super::{ops, ImageError, ImagesBatch};
+use crate::dataset::Dataset;
+use crate::index::FilesIndex;
 use crate::index::{Id, Skipped};
-use crate::{Dataset, FilesIndex};
 
 /// The extensions [`ImagesSource::image_folder`] looks for (compared case-insensitively): those
 /// with a decoder.
@@ -22,7 +23,7 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::ImagesSource;
+/// use batchline::images::ImagesSource;
 /// use image::{DynamicImage, RgbImage};
 ///
 /// let images = vec![DynamicImage::ImageRgb8(RgbImage::new(4, 4)); 3];
@@ -119,7 +120,7 @@ impl ImagesSource<String> {
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::images::{ImagesBatchActions, ImagesSource};
+    /// use batchline::images::{ImagesBatchActions, ImagesSource};
     /// use batchline::RunSpec;
     ///
     /// let root = tempfile::tempdir()?;

@@ -14,14 +14,17 @@ use arrow_schema::{DataType, Field, Schema};
 use ndarray::{Array1, Array2, ArrayView2};
 
 use super::{TableError, TableSource, TableStats};
-use crate::{ActionError, Batch, BatchIndex, Context};
+use crate::action_error::ActionError;
+use crate::batch::Batch;
+use crate::index::BatchIndex;
+use crate::plan::Context;
 
 /// The file format of the `dump` action.
 ///
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::DumpFormat;
+/// use batchline::table::DumpFormat;
 /// assert_ne!(DumpFormat::Parquet, DumpFormat::Npy);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,7 @@ pub enum DumpFormat {
 /// ```
 /// use std::sync::Arc;
 /// use arrow_array::{Float32Array, Int64Array, RecordBatch};
-/// use batchline::batch::{TableBatch, TableBatchActions, TableSource};
+/// use batchline::table::{TableBatch, TableBatchActions, TableSource};
 /// use batchline::{Dataset, DatasetIndex, RunSpec};
 ///
 /// let t = RecordBatch::try_from_iter([
@@ -454,7 +457,7 @@ fn scalar(name: &str, value: f64, dt: &DataType) -> Result<Scalar<ArrayRef>, Tab
 }
 
 /// Actions of [`TableBatch`]: pipeline steps of `Pipeline<TableBatch>`.
-#[batchline::actions]
+#[batchline_macros::actions]
 impl TableBatch {
     /// Reads the batch's rows (every column of the source) into its table.
     #[action]

@@ -562,7 +562,7 @@ fn npy_values(name: &str, column: &dyn Array) -> Result<(ArrayRef, usize), Table
 /// use std::sync::Arc;
 /// use arrow_array::Int64Array;
 /// use arrow_schema::DataType;
-/// use batchline::batch::{NpyWriter, TableSource};
+/// use batchline::table::{NpyWriter, TableSource};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("y.npy");

@@ -55,7 +55,7 @@ pub(super) fn fixed_blocks(rows: usize, size: usize) -> Vec<Range<usize>> {
 /// ```
 /// use std::sync::Arc;
 /// use arrow_array::{Int64Array, RecordBatch};
-/// use batchline::batch::TableSource;
+/// use batchline::table::TableSource;
 ///
 /// let table = RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from(vec![7, 8, 9])) as _)])?;
 /// let source = TableSource::from_batch(table);
@@ -84,7 +84,7 @@ impl TableSource {
     /// ```
     /// use std::sync::Arc;
     /// use arrow_array::{Float64Array, RecordBatch};
-    /// use batchline::batch::TableSource;
+    /// use batchline::table::TableSource;
     ///
     /// let t = RecordBatch::try_from_iter([("v", Arc::new(Float64Array::from(vec![0.5; 10])) as _)])?;
     /// assert_eq!(TableSource::from_batch(t).rows(), 10);
@@ -104,7 +104,7 @@ impl TableSource {
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::{CsvOptions, TableSource};
+    /// use batchline::table::{CsvOptions, TableSource};
     ///
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("t.csv");
@@ -133,7 +133,7 @@ impl TableSource {
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::{ParquetOptions, TableError, TableSource};
+    /// use batchline::table::{ParquetOptions, TableError, TableSource};
     ///
     /// let dir = tempfile::tempdir()?;
     /// std::fs::write(dir.path().join("bad.parquet"), b"PAR1 not really")?;
@@ -164,7 +164,7 @@ impl TableSource {
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::TableSource;
+    /// use batchline::table::TableSource;
     ///
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("bad.npy");
@@ -190,7 +190,7 @@ impl TableSource {
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::{TableError, TableSource};
+    /// use batchline::table::{TableError, TableSource};
     ///
     /// let err = TableSource::npz("missing.npz").unwrap_err();
     /// assert!(matches!(err, TableError::NoFiles { .. }));
@@ -227,7 +227,7 @@ impl TableSource {
     /// ```
     /// use std::sync::Arc;
     /// use arrow_array::{Int64Array, RecordBatch};
-    /// use batchline::batch::TableSource;
+    /// use batchline::table::TableSource;
     ///
     /// let t = RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from(vec![1])) as _)])?;
     /// assert_eq!(TableSource::from_batch(t).row_groups(), (0, 0));
@@ -271,7 +271,7 @@ impl TableSource {
     /// ```
     /// use std::sync::Arc;
     /// use arrow_array::{cast::AsArray, types::Int64Type, Int64Array, RecordBatch};
-    /// use batchline::batch::TableSource;
+    /// use batchline::table::TableSource;
     ///
     /// let t = RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from_iter_values(0..200_000)) as _)])?;
     /// let shuffled = TableSource::from_batch(t).block_shuffled(7, 2);

@@ -20,9 +20,9 @@ use super::ImageError;
 /// # Examples
 ///
 /// ```
-/// let img = batchline::batch::images::synthetic_image(64, 48, 7, 4.0);
+/// let img = batchline::images::synthetic_image(64, 48, 7, 4.0);
 /// assert_eq!((img.width(), img.height()), (64, 48));
-/// assert_eq!(img, batchline::batch::images::synthetic_image(64, 48, 7, 4.0));
+/// assert_eq!(img, batchline::images::synthetic_image(64, 48, 7, 4.0));
 /// ```
 pub fn synthetic_image(width: u32, height: u32, seed: u64, sigma: f32) -> DynamicImage {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -58,7 +58,7 @@ pub fn synthetic_image(width: u32, height: u32, seed: u64, sigma: f32) -> Dynami
 /// # Examples
 ///
 /// ```
-/// let img = batchline::batch::images::natural_image(50, 40, 3);
+/// let img = batchline::images::natural_image(50, 40, 3);
 /// assert_eq!((img.width(), img.height()), (50, 40));
 /// ```
 pub fn natural_image(width: u32, height: u32, seed: u64) -> DynamicImage {

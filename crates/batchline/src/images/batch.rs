@@ -13,9 +13,12 @@ use super::decode::{load_entry, LoadOptions, LoadPolicy};
 use super::source::{Entry, ImagesSource};
 use super::tensor::{Layout, Tensor};
 use super::{ops, ImageError};
+use crate::action_error::{ActionError, ActionResult};
 use crate::batch::check_split;
+use crate::batch::Batch;
+use crate::index::BatchIndex;
 use crate::index::Id;
-use crate::{ActionError, ActionResult, Batch, BatchIndex, Context, Item};
+use crate::plan::{Context, Item};
 
 /// A batch of images, with their labels and masks when the source has them.
 ///
@@ -32,7 +35,7 @@ use crate::{ActionError, ActionResult, Batch, BatchIndex, Context, Item};
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::{Filter, Flip, ImagesBatch, ImagesBatchActions, ImagesSource, Layout};
+/// use batchline::images::{Filter, Flip, ImagesBatch, ImagesBatchActions, ImagesSource, Layout};
 /// use batchline::{Dataset, DatasetIndex, RunSpec};
 /// use image::{DynamicImage, RgbImage};
 ///
@@ -186,7 +189,7 @@ impl<I: Id> ImagesBatch<I> {
     /// # Examples
     ///
     /// ```
-    /// use batchline::batch::images::{ImagesBatch, ImagesSource};
+    /// use batchline::images::{ImagesBatch, ImagesSource};
     /// use batchline::{Batch, BatchIndex};
     /// use std::sync::Arc;
     ///

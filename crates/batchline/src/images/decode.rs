@@ -36,7 +36,7 @@ pub enum LoadPolicy {
 /// # Examples
 ///
 /// ```
-/// use batchline::batch::images::{LoadOptions, LoadPolicy};
+/// use batchline::images::{LoadOptions, LoadPolicy};
 ///
 /// let options = LoadOptions::new().drop_bad_items().max_pixels(4096 * 4096);
 /// assert_eq!(options.policy, LoadPolicy::DropItem);
