@@ -2,8 +2,6 @@
 //! (`bench`).
 
 mod bench;
-#[cfg(feature = "table")]
-mod bench_tables;
 mod trace;
 
 use std::io::{self, Write};

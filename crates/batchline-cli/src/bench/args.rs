@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::Suite;
+use super::suite::Suite;
 
 /// Arguments of `batchline bench`.
 #[derive(Debug, Clone, Args)]

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use batchline::IdsBatch;
 use batchline::{Action, Context, Dataset, DatasetIndex, Event, EventKind, RunSpec};
 
+use super::args::Settings;
 use super::harness::Kind;
-use super::{Row, Settings, Suite};
+use super::harness::Row;
+use super::suite::Suite;
 
 /// A row from its rounds (seconds); `baseline_best` is the suite's baseline figure.
 #[allow(clippy::too_many_arguments)]

@@ -9,7 +9,8 @@ use batchline::{BatchIndex, Context, Dataset, DatasetIndex, Pipeline, RunSpec};
 use pariter::IteratorExt;
 use serde::{Deserialize, Serialize};
 
-use super::{Settings, Suite};
+use super::args::Settings;
+use super::suite::Suite;
 
 /// What a row measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

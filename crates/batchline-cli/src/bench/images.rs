@@ -18,7 +18,7 @@ pub(crate) fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     use batchline::{FileIds, FilesIndex};
 
     use super::harness::{measure, Kind, Variant};
-    use super::Suite;
+    use super::suite::Suite;
 
     let n = if settings.quick { 64 } else { 512 };
     let dir = tempfile::tempdir().context("cannot make a temporary folder for the images")?;

@@ -15,8 +15,10 @@ use batchline::images::{
 };
 use batchline::{FilesIndex, Pipeline, RunSpec};
 
+use super::args::Settings;
+use super::harness::Row;
 use super::harness::{measure, Kind, Variant};
-use super::{Row, Settings, Suite};
+use super::suite::Suite;
 
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const STD: [f32; 3] = [0.229, 0.224, 0.225];

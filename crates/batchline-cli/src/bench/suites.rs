@@ -8,10 +8,12 @@ use batchline::BatchSpec;
 use batchline::IdsBatch;
 use batchline::{BatchIndex, Context, Dataset, DatasetIndex, RunSpec};
 
+use super::args::Settings;
+use super::harness::Row;
 use super::harness::{
     ids_pipeline, measure, pipeline_and_pariter, IdsAction, InFlight, Kind, Variant,
 };
-use super::{Row, Settings, Suite};
+use super::suite::Suite;
 
 /// 10 000 batches of 10 ids (1 000 with `--quick`) through 3 no-op actions.
 pub(crate) fn overhead(settings: &Settings) -> anyhow::Result<Vec<Row>> {

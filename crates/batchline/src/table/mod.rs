@@ -32,6 +32,7 @@ mod batch;
 mod csv;
 mod npy;
 mod parquet;
+mod reader;
 mod source;
 mod stats;
 

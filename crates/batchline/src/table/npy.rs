@@ -20,7 +20,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, FixedSizeListArray, PrimitiveAr
 use arrow_buffer::{Buffer, MutableBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::source::Reader;
+use super::reader::Reader;
 use super::TableError;
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";

@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 
-use super::source::Reader;
+use super::reader::Reader;
 use super::TableError;
 
 /// How to read Parquet files: the columns to read, and the row-group cache.

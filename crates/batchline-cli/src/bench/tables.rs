@@ -27,7 +27,9 @@ use batchline::BatchSpec;
 use batchline::{Dataset, DatasetIndex, RunSpec};
 use ndarray::{Array1, Array2};
 
-use crate::bench::{Kind, Row, Settings, Suite};
+use super::args::Settings;
+use super::harness::{Kind, Row};
+use super::suite::Suite;
 
 const FEATURES: usize = 32;
 const BATCH: usize = 256;
