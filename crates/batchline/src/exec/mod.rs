@@ -9,6 +9,7 @@
 mod auto;
 mod checkpoint;
 mod compose;
+mod consume;
 mod inline;
 mod iter;
 mod launch;
@@ -18,6 +19,7 @@ mod rebatch;
 mod run;
 mod spec;
 mod steps;
+mod walk;
 
 pub use checkpoint::Checkpoint;
 pub use iter::BatchIter;
