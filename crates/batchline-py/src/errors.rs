@@ -63,7 +63,9 @@ fn kind(err: &PipelineError) -> &'static str {
         PipelineError::Spec(_) => "spec",
         PipelineError::Build(_) => "build",
         PipelineError::Hook { .. } => "hook",
-        PipelineError::TooManyFailures { .. } => "failures",
+        PipelineError::TooManyFailures { .. } | PipelineError::TooManyDroppedItems { .. } => {
+            "failures"
+        }
         _ => "other",
     }
 }

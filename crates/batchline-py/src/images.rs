@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+// Paths into the library's modules are on lines of their own (`batch::images` becomes
+// `images`, `index::FileIds` becomes `FileIds` at the root), so that each rename is a one-line
+// edit; everything else comes from the crate root.
 use batchline::batch::images::{Filter, ImagesBatch, ImagesSource, Layout, Tensor};
-use batchline::index::{FileIds, FilesIndex};
-use batchline::{Action, ActionError, Batch, BatchIndex, Context};
+use batchline::index::FileIds;
+use batchline::{Action, ActionError, Batch, BatchIndex, Context, FilesIndex};
 use numpy::{PyArray1, PyArrayMethods, ToPyArray};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;

@@ -2,11 +2,12 @@
 //! conversions over the `batchline` crate. The Python API itself (BatchFlow's names,
 //! decorators and named expressions) is in `python/batchline/`.
 //!
-//! * [`batch`]: the Rust batch that carries a Python batch object through the engine;
-//! * [`plan`]: the steps of a pipeline (Python actions take the GIL only while Python runs)
+//! * `batch`: the Rust batch that carries a Python batch object through the engine;
+//! * `plan`: the steps of a pipeline (Python actions take the GIL only while Python runs)
 //!   and the run's iterator (which releases the GIL while it waits);
-//! * [`images`]: native image actions, which never take the GIL, and zero-copy NumPy arrays;
-//! * [`errors`]: Python exceptions to engine errors and back.
+//! * `images`: native image actions, which never take the GIL, and zero-copy NumPy arrays;
+//! * `errors`: Python exceptions to engine errors and back.
+//! * `index`: batches of positions drawn by the Rust index (BatchFlow's batching rules).
 
 use pyo3::prelude::*;
 

@@ -2,8 +2,11 @@
 //! actions, lock steps, branches, native actions), `RunIter` runs them.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
-use batchline::{Action, ActionError, Context, Dataset, DatasetIndex, Pipeline, RunSpec, Shuffle};
+use batchline::{
+    Action, ActionError, BatchIter, Context, Dataset, DatasetIndex, Pipeline, RunSpec, Shuffle,
+};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -224,7 +227,7 @@ impl Plan {
 /// The ordered iterator of a run: `__next__` releases the GIL while it waits.
 #[pyclass(module = "batchline._batchline")]
 pub(crate) struct RunIter {
-    inner: Mutex<Option<batchline::BatchIter<PyBatch>>>,
+    inner: Mutex<Option<BatchIter<PyBatch>>>,
     /// What the run did, kept when it ends.
     summary: Mutex<Option<Summary>>,
 }
@@ -240,7 +243,7 @@ struct Summary {
 }
 
 impl Summary {
-    fn of(iter: &batchline::BatchIter<PyBatch>) -> Self {
+    fn of(iter: &BatchIter<PyBatch>) -> Self {
         let r = iter.report();
         Self {
             batches: r.batches,
@@ -252,17 +255,26 @@ impl Summary {
     }
 }
 
+/// How long the consumer waits for a batch, without the GIL, before it checks for signals
+/// (Ctrl-C) and waits again.
+const SIGNAL_CHECK: Duration = Duration::from_millis(20);
+
 impl RunIter {
     fn shut(&self, py: Python<'_>) {
-        let taken = match self.inner.lock() {
-            Ok(mut guard) => guard.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
+        let mut guard = match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(iter) = taken {
+        self.end(py, &mut guard);
+    }
+
+    /// Ends the run held in `slot`: keeps its summary, then stops it and joins every worker
+    /// with the GIL released (a worker may need it to finish a Python action).
+    fn end(&self, py: Python<'_>, slot: &mut Option<BatchIter<PyBatch>>) {
+        if let Some(iter) = slot.take() {
             if let Ok(mut s) = self.summary.lock() {
                 *s = Some(Summary::of(&iter));
             }
-            // Joining the workers may need the GIL (a Python action finishing): release it.
             py.detach(move || drop(iter));
         }
     }
@@ -282,20 +294,25 @@ impl RunIter {
         let Some(iter) = guard.as_mut() else {
             return Ok(None);
         };
-        // TODO(next_timeout): wait in slices and call `py.check_signals()` between them, so
-        // that Ctrl-C stops a run whose batch is slow to come, once `BatchIter::next_timeout`
-        // is on main.
-        let item = py.detach(|| iter.next());
+        // Wait in slices without the GIL, and run Python's signal handlers between them:
+        // Ctrl-C raises KeyboardInterrupt here within a slice, however slow the batch is.
+        // (With `prefetch=0` the batch is made on this thread; a Python action then gets the
+        // KeyboardInterrupt itself, which reaches the consumer as that action's error.)
+        let item = loop {
+            if let Some(item) = py.detach(|| iter.next_timeout(SIGNAL_CHECK)) {
+                break item;
+            }
+            if let Err(interrupted) = py.check_signals() {
+                // The run stops: no more batches are made, every worker is joined.
+                self.end(py, &mut guard);
+                return Err(interrupted);
+            }
+        };
         match item {
             Some(Ok(batch)) => Ok(Some(batch.into_output(py)?)),
             Some(Err(err)) => Err(to_py_err(py, err)),
             None => {
-                if let Some(iter) = guard.take() {
-                    if let Ok(mut s) = self.summary.lock() {
-                        *s = Some(Summary::of(&iter));
-                    }
-                    py.detach(move || drop(iter));
-                }
+                self.end(py, &mut guard);
                 Ok(None)
             }
         }

@@ -188,7 +188,7 @@ def test_error_at_its_batch_with_type_traceback_and_context(prefetch):
     cause = err.__cause__
     assert isinstance(cause, bf.ActionFailed) and err.batchline_error is cause
     assert cause.batch == 2 and cause.action == "maybe_fail" and "[2]" in cause.ids
-    assert 'batch #3 [2]: action "maybe_fail" failed' in str(cause)
+    assert 'batch 2 [2]: action "maybe_fail" failed' in str(cause)  # 0-based, as in Rust
     frames = traceback.extract_tb(err.__traceback__)
     assert any(f.name == "maybe_fail" for f in frames)  # the action's own frame is kept
     assert any("maybe_fail" in note for note in getattr(err, "__notes__", ["maybe_fail"]))
