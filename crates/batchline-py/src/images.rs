@@ -3,12 +3,8 @@
 
 use std::sync::Arc;
 
-// Paths into the library's modules are on lines of their own (`batch::images` becomes
-// `images`, `index::FileIds` becomes `FileIds` at the root), so that each rename is a one-line
-// edit; everything else comes from the crate root.
-use batchline::batch::images::{Filter, ImagesBatch, ImagesSource, Layout, Tensor};
-use batchline::index::FileIds;
-use batchline::{Action, ActionError, Batch, BatchIndex, Context, FilesIndex};
+use batchline::images::{Filter, ImagesBatch, ImagesSource, Layout, Tensor};
+use batchline::{Action, ActionError, Batch, BatchIndex, Context, FileIds, FilesIndex};
 use numpy::{PyArray1, PyArrayMethods, ToPyArray};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;

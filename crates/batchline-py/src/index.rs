@@ -1,10 +1,7 @@
 //! Batches of positions drawn by the Rust index (BatchFlow's batching rules: epochs
 //! straddle, `drop_last`, `n_iters`, a permutation per epoch).
 
-// `batchline::index::Batches` becomes `batchline::Batches` when the library's modules go
-// private: this line alone names the module.
-use batchline::index::Batches;
-use batchline::{BatchSpec, DatasetIndex, Shuffle};
+use batchline::{BatchSpec, Batches, DatasetIndex, Shuffle};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
