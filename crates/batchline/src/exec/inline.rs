@@ -29,7 +29,7 @@ impl Inline {
         }
         let seq = self.next;
         self.next += 1;
-        match draw(&mut self.sampler, seq) {
+        match draw(run, &mut self.sampler, seq) {
             None => {
                 self.done = true;
                 None
@@ -38,7 +38,7 @@ impl Inline {
                 self.done = true;
                 Some((seq, Outcome::Failed(err)))
             }
-            Some(Ok(positions)) => Some((seq, run.process(seq, positions, 0))),
+            Some(Ok(index)) => Some((seq, run.process(seq, index, 0))),
         }
     }
 }

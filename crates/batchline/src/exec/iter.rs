@@ -135,7 +135,7 @@ impl<B: Batch> BatchIter<B> {
                 Some(_) => 1,
                 None => (spec.prefetch as u64).saturating_add(1),
             };
-            match Prefetch::start(Arc::clone(&run), sampler, first, capacity) {
+            match Prefetch::start(Arc::clone(&run), sampler, first, capacity, in_flight) {
                 Ok(p) => Mode::Prefetch(p),
                 Err(err) => {
                     // The `before` steps ran: the `after` steps run too.

@@ -27,14 +27,15 @@ use parking_lot::Mutex;
 use super::run::{draw, Outcome, Run};
 use super::PipelineError;
 use crate::batch::Batch;
+use crate::index::BatchIndex;
 use crate::index::Sampler;
 
 /// The most batches that may be in flight at once (each needs a worker thread).
 pub(crate) const MAX_IN_FLIGHT: u64 = 4096;
 
-struct Job {
+struct Job<B: Batch> {
     batch: u64,
-    positions: Vec<usize>,
+    index: BatchIndex<B::Id>,
 }
 
 type Delivered<B> = (u64, Outcome<B>);
@@ -43,9 +44,9 @@ type Delivered<B> = (u64, Outcome<B>);
 pub(crate) struct Prefetch<B: Batch> {
     run: Arc<Run<B>>,
     sampler: Sampler,
-    jobs: Sender<Job>,
+    jobs: Sender<Job<B>>,
     /// The workers' end of `jobs`, kept to start workers and to drain the queue on close.
-    queue: Receiver<Job>,
+    queue: Receiver<Job<B>>,
     outcomes: Receiver<Delivered<B>>,
     /// The workers' end of `outcomes`, kept to start workers.
     deliver: Sender<Delivered<B>>,
@@ -59,6 +60,8 @@ pub(crate) struct Prefetch<B: Batch> {
     released: u64,
     /// `k + 1`: the most batches created and not released at once.
     capacity: u64,
+    /// The size of the channels: the largest capacity the run may have.
+    slots: u64,
     /// No batch is left to create (the index is exhausted or the run ends).
     exhausted: bool,
     workers: Vec<JoinHandle<()>>,
@@ -80,9 +83,14 @@ impl<B: Batch> Prefetch<B> {
         sampler: Sampler,
         first_batch: u64,
         capacity: u64,
+        slots: u64,
     ) -> std::io::Result<Self> {
-        let (jobs, queue) = crossbeam_channel::unbounded();
-        let (deliver, outcomes) = crossbeam_channel::unbounded();
+        // At most `slots` batches are ever in flight (the largest capacity of the run), so
+        // channels of that size never block a sender; a bounded channel is a ring buffer,
+        // cheaper per message than an unbounded one.
+        let slots = slots.clamp(1, MAX_IN_FLIGHT) as usize;
+        let (jobs, queue) = crossbeam_channel::bounded(slots);
+        let (deliver, outcomes) = crossbeam_channel::bounded(slots);
         let mut me = Self {
             run,
             sampler,
@@ -94,7 +102,8 @@ impl<B: Batch> Prefetch<B> {
             base: first_batch,
             next: first_batch,
             released: first_batch,
-            capacity: capacity.clamp(1, MAX_IN_FLIGHT),
+            capacity: capacity.clamp(1, slots as u64),
+            slots: slots as u64,
             exhausted: false,
             workers: Vec::new(),
         };
@@ -119,7 +128,7 @@ impl<B: Batch> Prefetch<B> {
     /// Changes `k + 1`. Lowering it only holds back creation until enough batches are
     /// released.
     pub(crate) fn set_capacity(&mut self, capacity: u64) {
-        self.capacity = capacity.clamp(1, MAX_IN_FLIGHT);
+        self.capacity = capacity.clamp(1, self.slots);
     }
 
     /// The current `k + 1`.
@@ -146,7 +155,7 @@ impl<B: Batch> Prefetch<B> {
             }
             let batch = self.next;
             self.next += 1;
-            match draw(&mut self.sampler, batch) {
+            match draw(&self.run, &mut self.sampler, batch) {
                 None => {
                     self.next -= 1;
                     self.exhausted = true;
@@ -155,10 +164,10 @@ impl<B: Batch> Prefetch<B> {
                     self.buffer.get_mut().push_back(Some(Outcome::Failed(err)));
                     self.exhausted = true;
                 }
-                Some(Ok(positions)) => {
+                Some(Ok(index)) => {
                     self.buffer.get_mut().push_back(None);
                     // The workers hold `queue` as long as `self` does: sending cannot fail.
-                    let sent = self.jobs.send(Job { batch, positions });
+                    let sent = self.jobs.send(Job { batch, index });
                     debug_assert!(sent.is_ok(), "the job queue is open");
                 }
             }
@@ -283,7 +292,8 @@ impl<B> Drop for Delivery<'_, B> {
     }
 }
 
-fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job>, out: &Sender<Delivered<B>>, w: usize) {
+/// A worker's loop: processes jobs until the queue closes.
+fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job<B>>, out: &Sender<Delivered<B>>, w: usize) {
     for job in jobs {
         let delivery = Delivery {
             out,
@@ -293,7 +303,7 @@ fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job>, out: &Sender<Delivered<B
         let outcome = if run.is_cancelled() {
             Outcome::Cancelled
         } else {
-            run.process(job.batch, job.positions, w)
+            run.process(job.batch, job.index, w)
         };
         if !delivery.send(outcome) {
             return;

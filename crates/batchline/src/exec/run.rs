@@ -16,6 +16,7 @@ use super::steps::RunSteps;
 use super::{Event, EventKind, EventRecorder, Observer, PipelineError, RunSpec};
 use crate::batch::Batch;
 use crate::dataset::Dataset;
+use crate::index::BatchIndex;
 use crate::plan::RunContext;
 
 /// What became of one batch.
@@ -167,18 +168,20 @@ impl<B: Batch> Run<B> {
         }
     }
 
-    /// Builds batch `batch` from the index positions and runs every worker step on it.
+    /// Builds batch `batch` from its index and runs every worker step on it.
     /// Never unwinds; an outcome that ends the run also stops the batches after it.
-    pub(crate) fn process(&self, batch: u64, positions: Vec<usize>, worker: usize) -> Outcome<B> {
+    pub(crate) fn process(
+        &self,
+        batch: u64,
+        index: BatchIndex<B::Id>,
+        worker: usize,
+    ) -> Outcome<B> {
         if self.abandoned(batch) {
             return Outcome::Cancelled;
         }
         let outcome = self.guarded(batch, || {
             let mut slot = None;
-            self.process_in(&mut slot, batch, worker, || {
-                self.dataset
-                    .batch_of(self.dataset.index().batch_at(positions))
-            })
+            self.process_in(&mut slot, batch, worker, || self.dataset.batch_of(index))
         });
         let outcome = self.observer_failure(batch, outcome);
         if self.ends_run(&outcome) {
@@ -290,14 +293,22 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The positions of batch `batch` from the sampler: `None` when the index has no batch left,
-/// an error when the sampler panicked (the run then ends at this batch).
-pub(crate) fn draw(
+/// The index of batch `batch`, from the sampler's positions: `None` when the index has no
+/// batch left, an error when the sampler (or an id's `Clone`) panicked (the run then ends at
+/// this batch). Made on the consumer's thread, which also frees it: allocator caches are per
+/// thread, and an allocation freed on the thread that made it is the cheap case.
+pub(crate) fn draw<B: Batch>(
+    run: &Run<B>,
     sampler: &mut crate::index::Sampler,
     batch: u64,
-) -> Option<Result<Vec<usize>, PipelineError>> {
-    match catch_unwind(AssertUnwindSafe(|| sampler.next_positions())) {
-        Ok(positions) => positions.map(Ok),
+) -> Option<Result<BatchIndex<B::Id>, PipelineError>> {
+    let drawn = catch_unwind(AssertUnwindSafe(|| {
+        sampler
+            .next_positions()
+            .map(|positions| run.dataset.index().batch_at(positions))
+    }));
+    match drawn {
+        Ok(index) => index.map(Ok),
         Err(payload) => Some(Err(PipelineError::Panic {
             batch,
             ids: String::new(),

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -52,6 +53,9 @@ pub(crate) struct RunContext {
     /// The items actions dropped ([`Context::drop_item`]), by batch number, until the
     /// consumer takes them with the batch.
     item_failures: Mutex<HashMap<u64, Vec<ItemFailure>>>,
+    /// Whether `item_failures` ever got an entry: the consumer looks at the map (a lock) only
+    /// then, not for every batch.
+    any_item_failure: AtomicBool,
 }
 
 impl RunContext {
@@ -64,11 +68,15 @@ impl RunContext {
             pool: None,
             locals: Mutex::default(),
             item_failures: Mutex::default(),
+            any_item_failure: AtomicBool::new(false),
         }
     }
 
     /// The items dropped from batch `batch` (taken: a second call gives none).
     pub(crate) fn take_item_failures(&self, batch: u64) -> Vec<ItemFailure> {
+        if !self.any_item_failure.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         let mut map = self.item_failures.lock();
         if map.is_empty() {
             return Vec::new();
@@ -181,6 +189,9 @@ impl<'r> Context<'r> {
             .entry(self.batch)
             .or_default()
             .push(failure);
+        // Set after the entry is in the map (and the batch is delivered only after its worker
+        // is done), so the consumer that sees no flag has no entry to miss.
+        self.run.any_item_failure.store(true, Ordering::Release);
     }
 
     pub(crate) fn run(&self) -> &'r RunContext {
