@@ -38,7 +38,7 @@ impl Inline {
                 self.done = true;
                 Some((seq, Outcome::Failed(err)))
             }
-            Some(Ok(index)) => Some((seq, run.process(seq, index, 0))),
+            Some(Ok(drawn)) => Some((seq, run.process(seq, drawn, 0))),
         }
     }
 }

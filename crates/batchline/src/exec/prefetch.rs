@@ -24,10 +24,9 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
-use super::run::{draw, Outcome, Run};
+use super::run::{draw, Drawn, Outcome, Run};
 use super::PipelineError;
 use crate::batch::Batch;
-use crate::index::BatchIndex;
 use crate::index::Sampler;
 
 /// The most batches that may be in flight at once (each needs a worker thread).
@@ -35,7 +34,7 @@ pub(crate) const MAX_IN_FLIGHT: u64 = 4096;
 
 struct Job<B: Batch> {
     batch: u64,
-    index: BatchIndex<B::Id>,
+    drawn: Drawn<B::Id>,
 }
 
 type Delivered<B> = (u64, Outcome<B>);
@@ -164,10 +163,10 @@ impl<B: Batch> Prefetch<B> {
                     self.buffer.get_mut().push_back(Some(Outcome::Failed(err)));
                     self.exhausted = true;
                 }
-                Some(Ok(index)) => {
+                Some(Ok(drawn)) => {
                     self.buffer.get_mut().push_back(None);
                     // The workers hold `queue` as long as `self` does: sending cannot fail.
-                    let sent = self.jobs.send(Job { batch, index });
+                    let sent = self.jobs.send(Job { batch, drawn });
                     debug_assert!(sent.is_ok(), "the job queue is open");
                 }
             }
@@ -303,7 +302,7 @@ fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job<B>>, out: &Sender<Delivere
         let outcome = if run.is_cancelled() {
             Outcome::Cancelled
         } else {
-            run.process(job.batch, job.index, w)
+            run.process(job.batch, job.drawn, w)
         };
         if !delivery.send(outcome) {
             return;

@@ -168,20 +168,21 @@ impl<B: Batch> Run<B> {
         }
     }
 
-    /// Builds batch `batch` from its index and runs every worker step on it.
+    /// Builds batch `batch` from what was drawn for it and runs every worker step on it.
     /// Never unwinds; an outcome that ends the run also stops the batches after it.
-    pub(crate) fn process(
-        &self,
-        batch: u64,
-        index: BatchIndex<B::Id>,
-        worker: usize,
-    ) -> Outcome<B> {
+    pub(crate) fn process(&self, batch: u64, drawn: Drawn<B::Id>, worker: usize) -> Outcome<B> {
         if self.abandoned(batch) {
             return Outcome::Cancelled;
         }
         let outcome = self.guarded(batch, || {
             let mut slot = None;
-            self.process_in(&mut slot, batch, worker, || self.dataset.batch_of(index))
+            self.process_in(&mut slot, batch, worker, || {
+                let index = match drawn {
+                    Drawn::Index(index) => index,
+                    Drawn::Positions(positions) => self.dataset.index().batch_at(positions),
+                };
+                self.dataset.batch_of(index)
+            })
         });
         let outcome = self.observer_failure(batch, outcome);
         if self.ends_run(&outcome) {
@@ -293,22 +294,39 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The index of batch `batch`, from the sampler's positions: `None` when the index has no
-/// batch left, an error when the sampler (or an id's `Clone`) panicked (the run then ends at
-/// this batch). Made on the consumer's thread, which also frees it: allocator caches are per
-/// thread, and an allocation freed on the thread that made it is the cheap case.
+/// Batches of at most this many items get their index (the gather of their ids) on the
+/// consumer's thread, larger ones on the worker.
+const SMALL_BATCH: usize = 256;
+
+/// What the consumer draws for a batch.
+pub(crate) enum Drawn<I: crate::index::Id> {
+    /// The batch's index, made on the consumer's thread. For a small batch the gather costs
+    /// less than handing its allocation to another thread: allocator caches are per thread,
+    /// and memory freed on the thread that allocated it (the consumer, which drops the batch)
+    /// is the cheap case.
+    Index(BatchIndex<I>),
+    /// The positions of a larger batch: the worker gathers the ids, off the consumer's path.
+    Positions(Vec<usize>),
+}
+
+/// What batch `batch` is made of: `None` when the index has no batch left, an error when the
+/// sampler (or an id's `Clone`) panicked (the run then ends at this batch).
 pub(crate) fn draw<B: Batch>(
     run: &Run<B>,
     sampler: &mut crate::index::Sampler,
     batch: u64,
-) -> Option<Result<BatchIndex<B::Id>, PipelineError>> {
+) -> Option<Result<Drawn<B::Id>, PipelineError>> {
     let drawn = catch_unwind(AssertUnwindSafe(|| {
-        sampler
-            .next_positions()
-            .map(|positions| run.dataset.index().batch_at(positions))
+        sampler.next_positions().map(|positions| {
+            if positions.len() <= SMALL_BATCH {
+                Drawn::Index(run.dataset.index().batch_at(positions))
+            } else {
+                Drawn::Positions(positions)
+            }
+        })
     }));
     match drawn {
-        Ok(index) => index.map(Ok),
+        Ok(drawn) => drawn.map(Ok),
         Err(payload) => Some(Err(PipelineError::Panic {
             batch,
             ids: String::new(),
