@@ -54,7 +54,7 @@ where
                     .map_err(|e| ActionError::with_source(format!("join: {e}"), e))?;
                 Ok::<_, ActionError>(Run::new(other_ds.clone(), steps, sub_ctx, &RunSpec::new(1)))
             })?;
-            match run.process_built(ctx.batch(), joined, 0) {
+            match run.process_built(ctx.batch(), ctx.epoch(), joined, 0) {
                 Outcome::Ready(c) => joined = c,
                 Outcome::Failed(e) => {
                     return Err(ActionError::with_source(

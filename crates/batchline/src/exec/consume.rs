@@ -58,7 +58,7 @@ impl<B: Batch> BatchIter<B> {
         // Timed only for `prefetch = auto` (a clock read costs as much as a cheap batch).
         let asked = self.auto.is_some().then(Instant::now);
         loop {
-            let (seq, outcome) = match self.next_outcome(deadline) {
+            let (seq, epoch, outcome) = match self.next_outcome(deadline) {
                 Polled::Pending => return None,
                 Polled::Ready(None) => {
                     if let Some(err) = self.run.observer_panic(u64::MAX) {
@@ -71,7 +71,7 @@ impl<B: Batch> BatchIter<B> {
                 Polled::Ready(Some(delivered)) => delivered,
             };
             let outcome = match outcome {
-                Outcome::Ready(batch) => self.commit(seq, batch),
+                Outcome::Ready(batch) => self.commit(seq, epoch, batch),
                 other => other,
             };
             let failed = matches!(outcome, Outcome::Failed(_));

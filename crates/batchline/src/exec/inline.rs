@@ -1,6 +1,7 @@
 //! `prefetch = 0`: each batch is drawn, built and processed on the consumer's thread when it
 //! asks for it. No thread, no lock, no channel.
 
+use super::prefetch::Handed;
 use super::run::{draw, Outcome, Run};
 use crate::batch::Batch;
 use crate::index::Sampler;
@@ -10,6 +11,8 @@ pub(crate) struct Inline {
     sampler: Sampler,
     next: u64,
     done: bool,
+    /// The epoch of the last batch drawn.
+    epoch: u64,
 }
 
 impl Inline {
@@ -18,11 +21,12 @@ impl Inline {
             sampler,
             next: first,
             done: false,
+            epoch: 0,
         }
     }
 
     /// The next batch, processed now; `None` when no batch is left.
-    pub(crate) fn next_outcome<B: Batch>(&mut self, run: &Run<B>) -> Option<(u64, Outcome<B>)> {
+    pub(crate) fn next_outcome<B: Batch>(&mut self, run: &Run<B>) -> Option<Handed<B>> {
         if self.done || !run.may_create(self.next) {
             self.done = true;
             return None;
@@ -36,9 +40,12 @@ impl Inline {
             }
             Some(Err(err)) => {
                 self.done = true;
-                Some((seq, Outcome::Failed(err)))
+                Some((seq, self.epoch, Outcome::Failed(err)))
             }
-            Some(Ok(drawn)) => Some((seq, run.process(seq, drawn, 0))),
+            Some(Ok(drawn)) => {
+                self.epoch = drawn.epoch;
+                Some((seq, self.epoch, run.process(seq, drawn, 0)))
+            }
         }
     }
 }

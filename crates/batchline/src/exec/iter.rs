@@ -289,13 +289,13 @@ impl<B: Batch> BatchIter<B> {
     }
 
     /// Runs the commit steps on a batch the consumer receives, on this thread.
-    pub(super) fn commit(&self, seq: u64, batch: B) -> Outcome<B> {
+    pub(super) fn commit(&self, seq: u64, epoch: u64, batch: B) -> Outcome<B> {
         let mut batch = batch;
         let steps = &self.run.steps.commit;
         if steps.is_empty() {
             return Outcome::Ready(batch);
         }
-        let mut ctx = Context::new(seq, &self.run.ctx);
+        let mut ctx = Context::new(seq, epoch, &self.run.ctx);
         for action in steps {
             if let Err(end) = self.run.call(action, &mut batch, &mut ctx, seq, 0) {
                 return self.run.end_early(end, action, seq, 0, &batch);

@@ -39,6 +39,9 @@ struct Job<B: Batch> {
 
 type Delivered<B> = (u64, Outcome<B>);
 
+/// What the consumer gets: a batch's number, its epoch, and its outcome.
+pub(crate) type Handed<B> = (u64, u64, Outcome<B>);
+
 /// The background half of a run with prefetch.
 pub(crate) struct Prefetch<B: Batch> {
     run: Arc<Run<B>>,
@@ -53,6 +56,8 @@ pub(crate) struct Prefetch<B: Batch> {
     /// it, through `&mut self` (`get_mut` takes no lock): the mutex only makes the iterator
     /// `Sync` for batch types that are not.
     buffer: Mutex<VecDeque<Option<Outcome<B>>>>,
+    /// The epochs of batches `base..next`, known when they are drawn.
+    epochs: VecDeque<u64>,
     base: u64,
     next: u64,
     /// Batches numbered below this are released by the consumer.
@@ -63,13 +68,15 @@ pub(crate) struct Prefetch<B: Batch> {
     slots: u64,
     /// No batch is left to create (the index is exhausted or the run ends).
     exhausted: bool,
+    /// The epoch of the last batch handed out.
+    last_epoch: u64,
     workers: Vec<JoinHandle<()>>,
 }
 
 /// What [`Prefetch::next_outcome`] found before its deadline.
 pub(crate) enum Polled<B> {
     /// The next batch's outcome, or `None` when no batch is left.
-    Ready(Option<Delivered<B>>),
+    Ready(Option<Handed<B>>),
     /// The next batch is not done yet.
     Pending,
 }
@@ -98,12 +105,14 @@ impl<B: Batch> Prefetch<B> {
             outcomes,
             deliver,
             buffer: Mutex::new(VecDeque::new()),
+            epochs: VecDeque::new(),
             base: first_batch,
             next: first_batch,
             released: first_batch,
             capacity: capacity.clamp(1, slots as u64),
             slots: slots as u64,
             exhausted: false,
+            last_epoch: 0,
             workers: Vec::new(),
         };
         me.spawn()?;
@@ -160,10 +169,14 @@ impl<B: Batch> Prefetch<B> {
                     self.exhausted = true;
                 }
                 Some(Err(err)) => {
+                    // The sampler failed: the epoch of the batch before it.
+                    let epoch = self.epochs.back().copied().unwrap_or(self.last_epoch);
+                    self.epochs.push_back(epoch);
                     self.buffer.get_mut().push_back(Some(Outcome::Failed(err)));
                     self.exhausted = true;
                 }
                 Some(Ok(drawn)) => {
+                    self.epochs.push_back(drawn.epoch);
                     self.buffer.get_mut().push_back(None);
                     // The workers hold `queue` as long as `self` does: sending cannot fail.
                     let sent = self.jobs.send(Job { batch, drawn });
@@ -189,7 +202,9 @@ impl<B: Batch> Prefetch<B> {
                     .expect("checked just above");
                 let batch = self.base;
                 self.base += 1;
-                return Polled::Ready(Some((batch, outcome)));
+                let epoch = self.epochs.pop_front().expect("one epoch per slot");
+                self.last_epoch = epoch;
+                return Polled::Ready(Some((batch, epoch, outcome)));
             }
             if self.buffer.get_mut().is_empty() {
                 return Polled::Ready(None);

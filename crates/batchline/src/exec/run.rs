@@ -174,12 +174,13 @@ impl<B: Batch> Run<B> {
         if self.abandoned(batch) {
             return Outcome::Cancelled;
         }
+        let epoch = drawn.epoch;
         let outcome = self.guarded(batch, || {
             let mut slot = None;
-            self.process_in(&mut slot, batch, worker, || {
-                let index = match drawn {
-                    Drawn::Index(index) => index,
-                    Drawn::Positions(positions) => self.dataset.index().batch_at(positions),
+            self.process_in(&mut slot, batch, epoch, worker, || {
+                let index = match drawn.items {
+                    Items::Index(index) => index,
+                    Items::Positions(positions) => self.dataset.index().batch_at(positions),
                 };
                 self.dataset.batch_of(index)
             })
@@ -218,10 +219,16 @@ impl<B: Batch> Run<B> {
     }
 
     /// Runs every worker step on a batch built elsewhere (the batch of a joined pipeline).
-    pub(crate) fn process_built(&self, batch: u64, data: B, worker: usize) -> Outcome<B> {
+    pub(crate) fn process_built(
+        &self,
+        batch: u64,
+        epoch: u64,
+        data: B,
+        worker: usize,
+    ) -> Outcome<B> {
         self.guarded(batch, || {
             let mut slot = Some(data);
-            self.process_in(&mut slot, batch, worker, || {
+            self.process_in(&mut slot, batch, epoch, worker, || {
                 unreachable!("the batch is given")
             })
         })
@@ -243,6 +250,7 @@ impl<B: Batch> Run<B> {
         &self,
         slot: &mut Option<B>,
         batch: u64,
+        epoch: u64,
         worker: usize,
         create: impl FnOnce() -> B,
     ) -> Outcome<B> {
@@ -251,7 +259,7 @@ impl<B: Batch> Run<B> {
         // and the error has no ids.
         let result = catch_unwind(AssertUnwindSafe(|| {
             let data = slot.get_or_insert_with(create);
-            self.steps(batch, data, worker)
+            self.steps(batch, epoch, data, worker)
         }));
         match result {
             Ok(Ok(())) => Outcome::Ready(slot.take().expect("steps ran on the batch")),
@@ -298,8 +306,14 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// consumer's thread, larger ones on the worker.
 const SMALL_BATCH: usize = 256;
 
-/// What the consumer draws for a batch.
-pub(crate) enum Drawn<I: crate::index::Id> {
+/// What the consumer draws for a batch: the epoch it belongs to, and its items.
+pub(crate) struct Drawn<I: crate::index::Id> {
+    pub(crate) epoch: u64,
+    items: Items<I>,
+}
+
+/// The items of a drawn batch.
+enum Items<I: crate::index::Id> {
     /// The batch's index, made on the consumer's thread. For a small batch the gather costs
     /// less than handing its allocation to another thread: allocator caches are per thread,
     /// and memory freed on the thread that allocated it (the consumer, which drops the batch)
@@ -317,12 +331,13 @@ pub(crate) fn draw<B: Batch>(
     batch: u64,
 ) -> Option<Result<Drawn<B::Id>, PipelineError>> {
     let drawn = catch_unwind(AssertUnwindSafe(|| {
-        sampler.next_positions().map(|positions| {
-            if positions.len() <= SMALL_BATCH {
-                Drawn::Index(run.dataset.index().batch_at(positions))
+        sampler.next_batch().map(|(epoch, positions)| {
+            let items = if positions.len() <= SMALL_BATCH {
+                Items::Index(run.dataset.index().batch_at(positions))
             } else {
-                Drawn::Positions(positions)
-            }
+                Items::Positions(positions)
+            };
+            Drawn { epoch, items }
         })
     }));
     match drawn {

@@ -18,11 +18,17 @@ use crate::plan::{Action, Context};
 impl<B: Batch> Run<B> {
     /// Runs every worker step on a built batch; `Err` holds the outcome of a batch that ended
     /// early.
-    pub(super) fn steps(&self, batch: u64, data: &mut B, worker: usize) -> Result<(), Outcome<B>> {
+    pub(super) fn steps(
+        &self,
+        batch: u64,
+        epoch: u64,
+        data: &mut B,
+        worker: usize,
+    ) -> Result<(), Outcome<B>> {
         self.emit(batch, worker, || EventKind::BatchCreated);
         let _span = tracing::debug_span!("batch", number = batch).entered();
         let plan = &self.steps.steps;
-        let mut ctx = Context::new(batch, &self.ctx);
+        let mut ctx = Context::new(batch, epoch, &self.ctx);
         let mut turns = Turns {
             run: &self.steps,
             batch,

@@ -32,6 +32,7 @@ use crate::outcome::{ItemFailure, RunEnd, RunReport};
 /// ```
 pub struct Context<'r> {
     batch: u64,
+    epoch: u64,
     rng: Option<BatchRng>,
     run: &'r RunContext,
 }
@@ -109,9 +110,10 @@ impl RunContext {
 }
 
 impl<'r> Context<'r> {
-    pub(crate) fn new(batch: u64, run: &'r RunContext) -> Self {
+    pub(crate) fn new(batch: u64, epoch: u64, run: &'r RunContext) -> Self {
         Self {
             batch,
+            epoch,
             rng: None,
             run,
         }
@@ -122,6 +124,34 @@ impl<'r> Context<'r> {
     /// It equals BatchFlow's iteration counter and does not depend on prefetch or timing.
     pub fn batch(&self) -> u64 {
         self.batch
+    }
+
+    /// The epoch the batch belongs to, from 0 (or from the spec's `start_epoch`): the epoch of
+    /// its first item. Under BatchFlow's rule a batch may straddle two epochs, and it then
+    /// belongs to the first; under PyTorch's rule (`within_epochs`) it never straddles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::{Batch, Context, Dataset, DatasetIndex, IdsBatch, RunSpec};
+    ///
+    /// let ds: Dataset<IdsBatch> = Dataset::new(DatasetIndex::from_count(10), ());
+    /// let p = ds.p().init_variable("epochs", Vec::<u64>::new()).apply(
+    ///     "note",
+    ///     |_: &mut IdsBatch, ctx: &mut Context| {
+    ///         let epoch = ctx.epoch();
+    ///         ctx.variables().update("epochs", |e: &mut Vec<u64>| e.push(epoch))
+    ///     },
+    /// );
+    /// // 3 batches an epoch under PyTorch's rule (of 4, 4 and 2 items), 2 epochs.
+    /// p.run(&RunSpec::new(4).n_epochs(2).within_epochs(true).prefetch(2))?;
+    /// let mut epochs = p.variables().get::<Vec<u64>>("epochs")?;
+    /// epochs.sort();
+    /// assert_eq!(epochs, [0, 0, 0, 1, 1, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The run's seed (given in the spec, or drawn once at the start of the run).
@@ -285,11 +315,11 @@ mod tests {
     #[test]
     fn streams_depend_on_seed_and_batch_only() {
         let run = RunContext::new(9, Arc::new(Variables::from_decls(vec![])), Arc::default());
-        let a: u64 = Context::new(3, &run).rng().random();
-        let b: u64 = Context::new(3, &run).rng().random();
-        let c: u64 = Context::new(4, &run).rng().random();
+        let a: u64 = Context::new(3, 0, &run).rng().random();
+        let b: u64 = Context::new(3, 0, &run).rng().random();
+        let c: u64 = Context::new(4, 0, &run).rng().random();
         let other = RunContext::new(10, Arc::new(Variables::from_decls(vec![])), Arc::default());
-        let d: u64 = Context::new(3, &other).rng().random();
+        let d: u64 = Context::new(3, 0, &other).rng().random();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);

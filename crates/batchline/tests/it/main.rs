@@ -11,6 +11,7 @@ mod cancel;
 mod compose;
 mod defects;
 mod edges;
+mod epochs;
 mod errors;
 mod failures;
 mod images;
