@@ -59,7 +59,9 @@ fn overhead(c: &mut Criterion) {
             b.iter(|| {
                 let spec = BatchSpec::new(BS);
                 let out = index.gen_batch(&spec).unwrap().parallel_map_custom(
-                    |o| o.threads(k + 1).buffer_size(k + 1),
+                    // A buffer of k: k batches sent and not returned, beside the one the consumer
+                    // holds, is batchline's k + 1 bound (a buffer of k + 1 would allow k + 2).
+                    |o| o.threads(k + 1).buffer_size(k),
                     |mut batch| {
                         for _ in 0..3 {
                             black_box(&mut batch);

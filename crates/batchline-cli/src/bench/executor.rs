@@ -39,6 +39,7 @@ fn row(
         per_s: 1.0 / best,
         vs_baseline: baseline_best.unwrap_or(best) / best,
         vs_pariter: None,
+        vs_pariter_bound: None,
         notes,
     }
 }

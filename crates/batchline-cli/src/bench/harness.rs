@@ -18,8 +18,16 @@ use super::suite::Suite;
 pub(crate) enum Kind {
     /// The suite's baseline: a plain loop, or the decoder alone for `images`.
     Baseline,
-    /// `pariter`'s ordered `parallel_map` with `k + 1` threads and a buffer of `k + 1`.
+    /// `pariter`'s ordered `parallel_map` with `k + 1` threads and a buffer of `k + 1`: as many
+    /// batches in its workers while the consumer waits as batchline has at `prefetch(k)`, but
+    /// one more (`k + 2` created and not released) while the consumer holds one (pariter's
+    /// buffer counts the batches sent and not yet returned, not the one the consumer holds).
     Pariter,
+    /// `pariter` with `k + 1` threads and a buffer of `k`: batchline's peak bound (`k + 1`
+    /// created and not released), but one batch fewer in its workers while the consumer
+    /// waits.
+    #[serde(rename = "pariter-bound")]
+    PariterBound,
     /// A batchline pipeline with `prefetch(k)`.
     Batchline,
 }
@@ -45,9 +53,12 @@ pub(crate) struct Row {
     pub(crate) per_s: f64,
     /// The baseline's `best_s` / this row's `best_s`: above 1, faster than the baseline.
     pub(crate) vs_baseline: f64,
-    /// For a batchline row: pariter's `best_s` at the same k / this row's `best_s` (above 1,
-    /// faster than pariter); none where there is no pariter figure at that k.
+    /// For a batchline row: pariter's `best_s` at the same k (buffer `k + 1`) / this row's
+    /// `best_s` (above 1, faster than pariter); none where there is no pariter figure at that k.
     pub(crate) vs_pariter: Option<f64>,
+    /// The same against pariter with batchline's bound (buffer `k`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vs_pariter_bound: Option<f64>,
     /// What the suite checked or counted besides the time (`k+1 bound: at most 4 in flight,
     /// 4 reached`, `actions started after drop: 0`), printed under the table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -100,11 +111,11 @@ pub(crate) fn measure(
         .iter()
         .map(|t| t.iter().copied().fold(f64::INFINITY, f64::min))
         .collect();
-    let pariter_best = |k: Option<usize>| {
+    let pariter_best = |kind: Kind, k: Option<usize>| {
         variants
             .iter()
             .zip(&best)
-            .find(|(v, _)| v.kind == Kind::Pariter && v.k == k)
+            .find(|(v, _)| v.kind == kind && v.k == k)
             .map(|(_, &b)| b)
     };
     let rows = variants
@@ -122,8 +133,12 @@ pub(crate) fn measure(
             per_s: count as f64 / b,
             vs_baseline: best[0] / b,
             vs_pariter: match v.kind {
-                Kind::Batchline => pariter_best(v.k).map(|p| p / b),
-                Kind::Baseline | Kind::Pariter => None,
+                Kind::Batchline => pariter_best(Kind::Pariter, v.k).map(|p| p / b),
+                _ => None,
+            },
+            vs_pariter_bound: match v.kind {
+                Kind::Batchline => pariter_best(Kind::PariterBound, v.k).map(|p| p / b),
+                _ => None,
             },
             notes: Vec::new(),
         })
@@ -171,24 +186,57 @@ where
             },
         ));
     }
-    for &k in settings.k.iter().filter(|&&k| k > 0) {
-        let f = f.clone();
-        variants.push(Variant::new(
-            Kind::Pariter,
-            format!("pariter k={k}"),
-            Some(k),
-            move || {
-                let out = index
-                    .gen_batch(&BatchSpec::new(batch_size))?
-                    .parallel_map_custom(|o| o.threads(k + 1).buffer_size(k + 1), f.clone());
-                for batch in out {
-                    black_box(batch);
-                }
-                Ok(())
-            },
-        ));
+    for (kind, name, extra) in [
+        (Kind::Pariter, "pariter", 1),
+        (Kind::PariterBound, "pariter (bound)", 0),
+    ] {
+        for &k in settings.k.iter().filter(|&&k| k > 0) {
+            let f = f.clone();
+            variants.push(Variant::new(
+                kind,
+                format!("{name} k={k}"),
+                Some(k),
+                move || {
+                    let out = index
+                        .gen_batch(&BatchSpec::new(batch_size))?
+                        .parallel_map_custom(
+                            |o| o.threads(k + 1).buffer_size(k + extra),
+                            f.clone(),
+                        );
+                    for batch in out {
+                        black_box(batch);
+                    }
+                    Ok(())
+                },
+            ));
+        }
     }
     variants
+}
+
+/// The most batches pariter's `parallel_map` with a buffer of `buffer` (and `k + 1` threads)
+/// has created (taken from the index) and not released (dropped by the consumer) at once.
+pub(crate) fn pariter_in_flight<F>(
+    index: &DatasetIndex,
+    batch_size: usize,
+    k: usize,
+    buffer: usize,
+    f: F,
+) -> anyhow::Result<i64>
+where
+    F: FnMut(BatchIndex) -> BatchIndex + Clone + Send + 'static,
+{
+    let count = InFlight::default();
+    let created = count.clone();
+    let out = index
+        .gen_batch(&BatchSpec::new(batch_size))?
+        .inspect(move |_| created.add(1))
+        .parallel_map_custom(|o| o.threads(k + 1).buffer_size(buffer), f);
+    for batch in out {
+        black_box(batch);
+        count.add(-1);
+    }
+    Ok(count.most())
 }
 
 /// An action of the ids pipelines.
@@ -226,6 +274,13 @@ impl InFlight {
             }
             _ => {}
         }
+    }
+
+    /// Counts `n` batches created (or, negative, released).
+    pub(crate) fn add(&self, n: i64) {
+        use std::sync::atomic::Ordering;
+        let now = self.now.fetch_add(n, Ordering::SeqCst) + n;
+        self.most.fetch_max(now, Ordering::SeqCst);
     }
 
     /// The most batches created and not released at once.

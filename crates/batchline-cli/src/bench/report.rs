@@ -145,8 +145,9 @@ pub(crate) fn render(report: &Report) -> String {
         "time",
         "vs baseline",
         "vs pariter",
+        "vs pariter (bound)",
     ];
-    let cells: Vec<[String; 6]> = report
+    let cells: Vec<[String; 7]> = report
         .rows
         .iter()
         .map(|r| {
@@ -157,6 +158,7 @@ pub(crate) fn render(report: &Report) -> String {
                 human_time(r.best_s),
                 human_ratio(r.vs_baseline),
                 r.vs_pariter.map_or_else(String::new, human_ratio),
+                r.vs_pariter_bound.map_or_else(String::new, human_ratio),
             ]
         })
         .collect();
@@ -213,7 +215,11 @@ pub(crate) fn render(report: &Report) -> String {
          The baseline is a plain loop on one thread; for images, the decoder alone (parallel, on\n\
          the same files).\n\
          vs pariter: the time of pariter's ordered parallel_map at the same k (k + 1 threads, a\n\
-         buffer of k + 1) / this time; pariter has no k = 0 (it always maps on other threads).\n",
+         buffer of k + 1: k + 1 batches in its workers while the consumer waits, as batchline,\n\
+         but k + 2 created and not released while the consumer holds one) / this time.\n\
+         vs pariter (bound): the same with a buffer of k (batchline's bound of k + 1 created\n\
+         and not released, one batch fewer in flight while the consumer waits).\n\
+         pariter has no k = 0 (it always maps on other threads).\n",
         s.statistic
     );
     out

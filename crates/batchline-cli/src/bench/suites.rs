@@ -11,7 +11,8 @@ use batchline::{BatchIndex, Context, Dataset, DatasetIndex, RunSpec};
 use super::args::Settings;
 use super::harness::Row;
 use super::harness::{
-    ids_pipeline, measure, pipeline_and_pariter, IdsAction, InFlight, Kind, Variant,
+    ids_pipeline, measure, pariter_in_flight, pipeline_and_pariter, IdsAction, InFlight, Kind,
+    Variant,
 };
 use super::suite::Suite;
 
@@ -83,6 +84,24 @@ pub(crate) fn overhead(settings: &Settings) -> anyhow::Result<Vec<Row>> {
         );
         row.notes.push(format!(
             "k+1 bound checked: at most {} in flight, {most} reached",
+            k + 1
+        ));
+    }
+    // pariter's bound, counted the same way: the comparison is at equal memory.
+    for row in rows
+        .iter_mut()
+        .filter(|r| matches!(r.kind, Kind::Pariter | Kind::PariterBound))
+    {
+        let Some(k) = row.k else { continue };
+        let buffer = if row.kind == Kind::Pariter { k + 1 } else { k };
+        let most = pariter_in_flight(&index, BATCH_SIZE, k, buffer, move |mut batch| {
+            a1(&mut batch);
+            a2(&mut batch);
+            a3(&mut batch);
+            batch
+        })?;
+        row.notes.push(format!(
+            "created and not released at once: {most} (batchline's bound: {})",
             k + 1
         ));
     }

@@ -204,6 +204,7 @@ fn measure(
             per_s: count as f64 / b,
             vs_baseline: best[0] / b,
             vs_pariter: None,
+            vs_pariter_bound: None,
         })
         .collect())
 }
@@ -408,6 +409,7 @@ pub(crate) fn larger_than_memory(settings: &Settings) -> anyhow::Result<Vec<Row>
             per_s: count as f64 / secs,
             vs_baseline: floor / secs,
             vs_pariter: None,
+            vs_pariter_bound: None,
         })
         .collect())
 }

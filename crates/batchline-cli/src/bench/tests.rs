@@ -68,6 +68,7 @@ fn quick_overhead_and_latency() {
             "batchline k=0",
             "batchline k=1",
             "pariter k=1",
+            "pariter (bound) k=1",
         ] {
             expected.push((suite, v));
         }
@@ -80,6 +81,7 @@ fn quick_overhead_and_latency() {
         assert_eq!((base.kind, base.k), (Kind::Baseline, None));
         assert_eq!(base.vs_baseline, 1.0);
         let pariter = rows.iter().find(|r| r.kind == Kind::Pariter).unwrap();
+        let bound = rows.iter().find(|r| r.kind == Kind::PariterBound).unwrap();
         for r in &rows {
             assert_eq!(r.rounds_s.len(), 2);
             assert!(r.rounds_s.iter().all(|&t| t > 0.0), "{r:?}");
@@ -91,9 +93,20 @@ fn quick_overhead_and_latency() {
             match (r.kind, r.k) {
                 (Kind::Batchline, Some(1)) => {
                     assert_eq!(r.vs_pariter, Some(pariter.best_s / r.best_s));
+                    assert_eq!(r.vs_pariter_bound, Some(bound.best_s / r.best_s));
                 }
-                _ => assert_eq!(r.vs_pariter, None, "{r:?}"),
+                _ => assert_eq!((r.vs_pariter, r.vs_pariter_bound), (None, None), "{r:?}"),
             }
+        }
+        if suite == Suite::Overhead {
+            // pariter's peak of batches created and not released, counted: k + 2 with a
+            // buffer of k + 1, batchline's k + 1 with a buffer of k.
+            assert!(
+                pariter.notes[0].contains("at once: 3 "),
+                "{:?}",
+                pariter.notes
+            );
+            assert!(bound.notes[0].contains("at once: 2 "), "{:?}", bound.notes);
         }
         let count = if suite == Suite::Overhead { 1_000 } else { 16 };
         assert!(rows.iter().all(|r| r.count == count && r.unit == "batches"));
@@ -101,7 +114,7 @@ fn quick_overhead_and_latency() {
 
     let json = serde_json::to_string_pretty(&report).unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["rows"].as_array().unwrap().len(), 8);
+    assert_eq!(value["rows"].as_array().unwrap().len(), 10);
     assert_eq!(value["rows"][0]["suite"], "overhead");
     assert_eq!(value["settings"]["k"], serde_json::json!([0, 1]));
     assert!(value["machine"]["threads"].as_u64().unwrap() >= 1);
@@ -122,8 +135,8 @@ fn quick_overhead_and_latency() {
 
     let table = render(&report);
     assert!(table.contains("| latency  | pariter k=1"), "{table}");
-    // The header, the rule and the 8 rows.
-    assert_eq!(table.lines().filter(|l| l.starts_with("| ")).count(), 10);
+    // The header, the rule and the 10 rows.
+    assert_eq!(table.lines().filter(|l| l.starts_with("| ")).count(), 12);
 }
 
 #[test]
