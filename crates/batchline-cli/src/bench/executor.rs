@@ -114,7 +114,8 @@ pub(crate) fn early_drop(settings: &Settings) -> anyhow::Result<Vec<Row>> {
 /// The epoch boundary: a shuffled index of 10 M items (1 M with `--quick`), 100 batches per
 /// epoch, 2 epochs, k = 3, no action, a consumer that works 2 ms per batch. The figures are
 /// the consumer's wait in `next()`: the median over the middle of epoch 1 (the baseline) and
-/// for the first batch of epoch 2 (`vs baseline` ≥ 0.5: at most twice the mid-epoch wait).
+/// the worst of the waits from the release that lets the first batch of epoch 2 be drawn to
+/// that batch (`vs baseline` ≥ 0.5: at most twice the mid-epoch wait).
 pub(crate) fn epoch_boundary(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     let n = if settings.quick {
         1_000_000
@@ -147,7 +148,11 @@ pub(crate) fn epoch_boundary(settings: &Settings) -> anyhow::Result<Vec<Row>> {
         let mut middle = waits[10..per_epoch - 10].to_vec();
         middle.sort_by(f64::total_cmp);
         mid.push(middle[middle.len() / 2]);
-        first.push(waits[per_epoch]);
+        // The first batch of epoch 2 is drawn (its positions taken from the new permutation)
+        // when the consumer releases batch `per_epoch - k - 1`: the worst wait from there to
+        // the first batch of epoch 2 is the boundary's cost.
+        let around = &waits[per_epoch - 5..=per_epoch];
+        first.push(around.iter().copied().fold(0.0, f64::max));
     }
     let base_row = row(
         Suite::Epoch,
@@ -164,14 +169,15 @@ pub(crate) fn epoch_boundary(settings: &Settings) -> anyhow::Result<Vec<Row>> {
         base_row,
         row(
             Suite::Epoch,
-            "first batch of epoch 2 (wait)",
+            "epoch 2 begins (worst wait)",
             Kind::Batchline,
             Some(3),
             "waits",
             first,
             Some(best),
             vec![format!(
-                "{n} shuffled items, {per_epoch} batches per epoch, k = 3"
+                "{n} shuffled items, {per_epoch} batches per epoch, k = 3; the worst of the \
+                 waits for the last 5 batches of epoch 1 and the first of epoch 2"
             )],
         ),
     ])

@@ -178,7 +178,7 @@ fn quick_drop_and_epoch() {
             (Suite::Drop, "one action (20 ms)"),
             (Suite::Drop, "batchline k=7 drop"),
             (Suite::Epoch, "mid-epoch batch (median wait)"),
-            (Suite::Epoch, "first batch of epoch 2 (wait)"),
+            (Suite::Epoch, "epoch 2 begins (worst wait)"),
         ]
     );
     let drop = &report.rows[1];

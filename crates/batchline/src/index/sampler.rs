@@ -115,9 +115,15 @@ const BACKGROUND_SHUFFLE_MIN: usize = 1 << 16;
 /// The permutation of epoch `epoch` of a run shuffled with `seed`, over `len` items: the
 /// epoch's order. The same, to the bit, wherever it is computed.
 fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    order.shuffle(&mut shuffle_rng(seed, epoch));
-    order
+    permutation_into(Vec::new(), len, seed, epoch)
+}
+
+/// [`permutation`], written into `buf` (whose allocation is reused).
+fn permutation_into(mut buf: Vec<usize>, len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    buf.clear();
+    buf.extend(0..len);
+    buf.shuffle(&mut shuffle_rng(seed, epoch));
+    buf
 }
 
 /// The position of a batch generation: which epoch, where in it, how many batches so far.
@@ -238,9 +244,10 @@ impl Sampler {
             None => out.extend(from..to),
             Some(seed) => {
                 if self.order_epoch != Some(self.epoch) {
-                    self.order = self.order_of(seed, self.epoch);
+                    let order = self.order_of(seed, self.epoch);
+                    let old = std::mem::replace(&mut self.order, order);
                     self.order_epoch = Some(self.epoch);
-                    self.prepare(seed, self.epoch.saturating_add(1));
+                    self.prepare(seed, self.epoch.saturating_add(1), old);
                 }
                 out.extend_from_slice(&self.order[from..to]);
             }
@@ -263,15 +270,24 @@ impl Sampler {
     }
 
     /// Starts computing the permutation of `epoch` in the background, when the index is large
-    /// and the run reaches that epoch.
-    fn prepare(&mut self, seed: u64, epoch: u64) {
-        if self.full_len < BACKGROUND_SHUFFLE_MIN || self.n_epochs.is_some_and(|e| epoch >= e) {
+    /// and the run reaches that epoch, in the allocation of the permutation no longer used
+    /// (`recycled`): a large one is neither allocated nor freed on the consumer's path (freeing
+    /// 80 MB, the order of 10 M items, took 2 ms there).
+    fn prepare(&mut self, seed: u64, epoch: u64, recycled: Vec<usize>) {
+        if self.full_len < BACKGROUND_SHUFFLE_MIN {
+            return;
+        }
+        if self.n_epochs.is_some_and(|e| epoch >= e) {
+            // No next epoch: the old permutation is only freed, in the background too.
+            let _ = std::thread::Builder::new()
+                .name("batchline-shuffle".into())
+                .spawn(move || drop(recycled));
             return;
         }
         let len = self.full_len;
         let spawned = std::thread::Builder::new()
             .name("batchline-shuffle".into())
-            .spawn(move || permutation(len, seed, epoch));
+            .spawn(move || permutation_into(recycled, len, seed, epoch));
         // Without a thread, the permutation is computed when the epoch starts, as before.
         if let Ok(handle) = spawned {
             self.next_order = Some((epoch, handle));
