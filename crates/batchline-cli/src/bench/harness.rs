@@ -22,6 +22,9 @@ pub(crate) enum Kind {
     Pariter,
     /// A batchline pipeline with `prefetch(k)`.
     Batchline,
+    /// PyTorch's DataLoader with torchvision on the same files (image suites, when torch is
+    /// installed).
+    Torch,
 }
 
 /// One figure of the report.
@@ -123,7 +126,7 @@ pub(crate) fn measure(
             vs_baseline: best[0] / b,
             vs_pariter: match v.kind {
                 Kind::Batchline => pariter_best(v.k).map(|p| p / b),
-                Kind::Baseline | Kind::Pariter => None,
+                Kind::Baseline | Kind::Pariter | Kind::Torch => None,
             },
             notes: Vec::new(),
         })
