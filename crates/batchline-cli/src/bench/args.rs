@@ -37,6 +37,18 @@ pub(crate) struct BenchArgs {
     /// MiB: a row `batchline auto` per suite.
     #[arg(long, value_name = "MIB")]
     pub(crate) auto: Option<u64>,
+    /// PyTorch's DataLoader (with torchvision) next to the image suites, at these worker counts,
+    /// when `python3` can import torch and torchvision (skipped with a note otherwise)
+    #[arg(
+        long = "torch-workers",
+        value_name = "W,...",
+        value_delimiter = ',',
+        default_value = "0,1,2"
+    )]
+    pub(crate) torch_workers: Vec<usize>,
+    /// No PyTorch rows
+    #[arg(long)]
+    pub(crate) no_torch: bool,
 }
 
 /// The settings a report was made with.
@@ -49,6 +61,9 @@ pub(crate) struct Settings {
     /// The memory budget of `prefetch = auto` in bytes, when measured.
     #[serde(default)]
     pub(crate) auto: Option<u64>,
+    /// The worker counts of the PyTorch rows of the image suites (none with `--no-torch`).
+    #[serde(default)]
+    pub(crate) torch_workers: Vec<usize>,
     /// How a row's figure is drawn from its rounds.
     pub(crate) statistic: String,
 }
@@ -91,6 +106,13 @@ impl BenchArgs {
                     })
                 })
                 .transpose()?,
+            torch_workers: if self.no_torch {
+                Vec::new()
+            } else {
+                let mut w = self.torch_workers.clone();
+                w.dedup();
+                w
+            },
             statistic: format!("best (minimum) of {} round(s)", self.rounds),
         })
     }

@@ -30,6 +30,9 @@ pub(crate) enum Kind {
     PariterBound,
     /// A batchline pipeline with `prefetch(k)`.
     Batchline,
+    /// PyTorch's DataLoader with torchvision on the same files (image suites, when torch is
+    /// installed).
+    Torch,
 }
 
 /// One figure of the report.

@@ -7,17 +7,18 @@ use super::{Row, Settings};
 /// the same files) is the baseline.
 #[cfg(feature = "image")]
 pub(crate) fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
-    use std::hint::black_box;
     use std::path::PathBuf;
 
     use anyhow::Context as _;
     use batchline::images::{
-        decode_files, write_synthetic_pngs, Filter, Flip, ImagesBatchActions, ImagesSource, Layout,
+        write_synthetic_pngs, Filter, Flip, ImagesBatchActions, ImagesSource, Layout, LoadOptions,
+        PerImage,
     };
     use batchline::RunSpec;
     use batchline::{FileIds, FilesIndex};
 
-    use super::harness::{measure, Kind, Variant};
+    use super::harness::{Kind, Variant};
+    use super::images_real::{at_every_k, decoder, measure_with_torch, start_torch};
     use super::suite::Suite;
 
     let n = if settings.quick { 64 } else { 512 };
@@ -25,28 +26,23 @@ pub(crate) fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     let paths: Vec<PathBuf> = write_synthetic_pngs(dir.path(), n, 256)?;
     let files = FilesIndex::new([dir.path().join("*.png").to_string_lossy()], FileIds::Stem)?;
     anyhow::ensure!(files.len() == n, "found {} of the {n} images", files.len());
-    let pipeline = ImagesSource::files_dataset(files)
+    let ds = ImagesSource::files_dataset(files);
+    let pipeline = ds
         .p()
         .load()
         .resize(128, 128, Filter::Bilinear)
         .random_flip(Flip::Horizontal, 0.5)
         .to_tensor(Layout::Nchw, vec![], vec![]);
-    let mut variants = vec![Variant::new(Kind::Baseline, "decoder alone", None, || {
-        black_box(decode_files(&paths)?);
-        Ok(())
-    })];
-    for &k in &settings.k {
-        let pipeline = &pipeline;
-        variants.push(Variant::new(
-            Kind::Batchline,
-            format!("batchline k={k}"),
-            Some(k),
-            move || {
-                pipeline.run(&RunSpec::new(32).seed(1).prefetch(k))?;
-                Ok(())
-            },
-        ));
-    }
+    let fused = ds.p().load_fused(
+        LoadOptions::new(),
+        PerImage::new()
+            .resize(128, 128, Filter::Bilinear)
+            .random_flip(Flip::Horizontal, 0.5)
+            .to_tensor(Layout::Nchw, vec![], vec![]),
+    );
+    let torch = start_torch(settings, dir.path(), "png");
+    let mut variants = vec![decoder(&paths)];
+    variants.extend(at_every_k(settings, "batchline", &pipeline));
     if let Some(budget) = settings.auto {
         let pipeline = &pipeline;
         variants.push(Variant::new(
@@ -59,7 +55,9 @@ pub(crate) fn images(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             },
         ));
     }
-    let rows = measure(Suite::Images, "images", n, settings.rounds, variants)?;
+    variants.extend(at_every_k(settings, "batchline fused", &fused));
+    let rows = measure_with_torch(Suite::Images, n, settings, variants, &torch)?;
+    drop(torch);
     dir.close().context("cannot remove the temporary images")?;
     Ok(rows)
 }

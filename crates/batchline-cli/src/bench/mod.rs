@@ -7,7 +7,7 @@
 //!
 //! The files: `args` (the command line and its settings), `harness` (variants, rounds, rows),
 //! `report` (the machine, the JSON document, the table), `suites` (overhead, latency, cpu),
-//! `images`, `images_real`, `tables`, `executor` (drop, epoch), `suite` (the list). A new suite is a variant of [`Suite`], a file of its own next to these with the
+//! `images`, `images_real`, `torch` (PyTorch's DataLoader, when installed), `tables`, `executor` (drop, epoch), `suite` (the list). A new suite is a variant of [`Suite`], a file of its own next to these with the
 //! function that makes its rows (usually with `harness::measure`), and a line in
 //! [`run_suites`].
 
@@ -24,6 +24,8 @@ mod suites;
 mod tables;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "image")]
+mod torch;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -72,9 +74,13 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             #[cfg(feature = "image")]
             Suite::Recipe => images_real::recipe(settings)?,
             #[cfg(feature = "image")]
+            Suite::JpegLarge => images_real::jpeg_large(settings)?,
+            #[cfg(feature = "image")]
             Suite::Dropping => images_real::dropping(settings)?,
             #[cfg(not(feature = "image"))]
-            Suite::Jpeg | Suite::Recipe | Suite::Dropping => images::images(settings)?,
+            Suite::Jpeg | Suite::Recipe | Suite::JpegLarge | Suite::Dropping => {
+                images::images(settings)?
+            }
             #[cfg(feature = "table")]
             Suite::Tables => tables::tables(settings)?,
             #[cfg(feature = "table")]

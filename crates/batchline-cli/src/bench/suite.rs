@@ -20,6 +20,8 @@ pub(crate) enum Suite {
     Jpeg,
     /// The ImageNet val recipe on 512 JPEGs of 500×375.
     Recipe,
+    /// The val recipe on 256 JPEGs of 1024×768: DCT-scaled decoding against decoding in full.
+    JpegLarge,
     /// Batches of 32 JPEGs with one bad file dropped, against the 31 good ones.
     Dropping,
     /// Shuffled batches of 256 rows × 32 f32 + an i64 label from CSV, Parquet and .npy, next to
@@ -37,13 +39,14 @@ pub(crate) enum Suite {
 }
 
 impl Suite {
-    pub(crate) const ALL: [Suite; 9] = [
+    pub(crate) const ALL: [Suite; 10] = [
         Suite::Overhead,
         Suite::Latency,
         Suite::Cpu,
         Suite::Images,
         Suite::Jpeg,
         Suite::Recipe,
+        Suite::JpegLarge,
         Suite::Dropping,
         Suite::Drop,
         Suite::Epoch,
@@ -52,7 +55,7 @@ impl Suite {
     /// Whether this build can run the suite.
     pub(crate) fn available(self) -> bool {
         match self {
-            Suite::Images | Suite::Jpeg | Suite::Recipe | Suite::Dropping => {
+            Suite::Images | Suite::Jpeg | Suite::Recipe | Suite::JpegLarge | Suite::Dropping => {
                 cfg!(feature = "image")
             }
             Suite::Tables | Suite::LargerThanMemory => cfg!(feature = "table"),
@@ -69,6 +72,7 @@ impl Suite {
             Suite::Images => "images",
             Suite::Jpeg => "jpeg",
             Suite::Recipe => "recipe",
+            Suite::JpegLarge => "jpeg-large",
             Suite::Dropping => "dropping",
             Suite::Tables => "tables",
             Suite::LargerThanMemory => "larger-than-memory",

@@ -27,7 +27,13 @@ fn defaults() {
     assert!(!s.quick);
     let mut all = vec![Suite::Overhead, Suite::Latency, Suite::Cpu];
     if cfg!(feature = "image") {
-        all.extend([Suite::Images, Suite::Jpeg, Suite::Recipe, Suite::Dropping]);
+        all.extend([
+            Suite::Images,
+            Suite::Jpeg,
+            Suite::Recipe,
+            Suite::JpegLarge,
+            Suite::Dropping,
+        ]);
     }
     all.extend([Suite::Drop, Suite::Epoch]);
     assert_eq!(s.suites, all);

@@ -1,7 +1,6 @@
 //! [`ImagesBatch`]: the batch type, its [`Batch`] implementation (with `merge` and
 //! `split_off`), loading, and the helpers its actions share.
 
-use std::collections::HashMap;
 use std::fmt::{self, Display};
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +9,8 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use super::decode::{load_entry, LoadOptions, LoadPolicy};
-use super::source::{Entry, ImagesSource};
+use super::fused::{find, Step};
+use super::source::ImagesSource;
 use super::tensor::{Layout, Tensor};
 use super::{ops, ImageError};
 use crate::action_error::{ActionError, ActionResult};
@@ -236,6 +236,17 @@ impl<I: Id> ImagesBatch<I> {
         Ok(())
     }
 
+    /// Runs one step of an image pipeline on every image (and mask), as an action: its
+    /// parameters checked, drawn per image, then applied.
+    pub(super) fn run_step(&mut self, step: &Step, ctx: &mut Context) -> ActionResult {
+        step.check()?;
+        self.geometric(
+            ctx,
+            |img, item| step.draw(img.width(), img.height(), item),
+            |mut img, drawn, mask| Ok(step.apply(&mut img, drawn, mask)?.unwrap_or(img)),
+        )
+    }
+
     /// Runs a colour operation on every image (masks are left alone).
     pub(super) fn colour(
         &mut self,
@@ -277,11 +288,6 @@ impl<I: Id + Display> ImagesBatch<I> {
     pub(super) fn load_items(&mut self, options: &LoadOptions, ctx: &mut Context) -> ActionResult {
         let source = Arc::clone(&self.source);
         let ids = self.index.ids().to_vec();
-        let find = |map: &HashMap<I, Entry>, id: &I| -> Result<Entry, ImageError> {
-            map.get(id)
-                .cloned()
-                .ok_or_else(|| ImageError::UnknownId(id.to_string()))
-        };
         let loaded: Vec<Result<(DynamicImage, Option<DynamicImage>), ImageError>> =
             ctx.par_map(&ids, |id, _| {
                 let image = load_entry(&find(&source.items, id)?, false, options)?;
@@ -291,6 +297,21 @@ impl<I: Id + Display> ImagesBatch<I> {
                 };
                 Ok((image, mask))
             });
+        self.keep_loaded(&ids, loaded, options, ctx)?;
+        Ok(())
+    }
+
+    /// Takes the loaded items (image and mask, or the error, of every id in batch order): a
+    /// bad item fails the batch or leaves it, as `options.policy` says; the labels follow.
+    /// Returns the positions kept.
+    pub(super) fn keep_loaded(
+        &mut self,
+        ids: &[I],
+        loaded: Vec<Result<(DynamicImage, Option<DynamicImage>), ImageError>>,
+        options: &LoadOptions,
+        ctx: &mut Context,
+    ) -> Result<Vec<usize>, ActionError> {
+        let source = Arc::clone(&self.source);
         let mut keep = Vec::with_capacity(ids.len());
         let (mut images, mut masks) = (Vec::with_capacity(ids.len()), Vec::new());
         for (i, result) in loaded.into_iter().enumerate() {
@@ -335,6 +356,6 @@ impl<I: Id + Display> ImagesBatch<I> {
         self.images = images;
         self.masks = source.masks.is_some().then_some(masks);
         self.labels = labels;
-        Ok(())
+        Ok(keep)
     }
 }

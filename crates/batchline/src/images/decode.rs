@@ -6,7 +6,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use image::error::{DecodingError, ImageFormatHint};
-use image::{DynamicImage, ImageDecoder, ImageFormat};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat};
 
 use super::source::Entry;
 use super::{ops, ImageError};
@@ -55,6 +55,14 @@ pub struct LoadOptions {
     /// The most pixels an image may have (width × height), checked from the file's header
     /// before its pixels are allocated (default [`DEFAULT_MAX_PIXELS`]).
     pub max_pixels: u64,
+    /// DCT-scaled JPEG decoding in [`load_fused`](super::ImagesBatchActions::load_fused) (on
+    /// by default; Pillow's `draft`): when the first step resizes a JPEG's window to at most
+    /// a half, a quarter or an eighth of its size in both directions, the file is decoded
+    /// at that scale (by `jpeg-decoder`'s reduced inverse DCT) and the window is resized
+    /// from there. The result is within a small tolerance of decoding the whole image and
+    /// resizing it (see `load_fused`); `false` gives exactly that. Plain `load` and
+    /// `load_with` never scale.
+    pub dct_scaling: bool,
 }
 
 impl Default for LoadOptions {
@@ -63,6 +71,7 @@ impl Default for LoadOptions {
             policy: LoadPolicy::FailBatch,
             strict: true,
             max_pixels: DEFAULT_MAX_PIXELS,
+            dct_scaling: true,
         }
     }
 }
@@ -90,6 +99,13 @@ impl LoadOptions {
         self.max_pixels = pixels;
         self
     }
+
+    /// DCT-scaled JPEG decoding in `load_fused` on or off (see
+    /// [`dct_scaling`](Self::dct_scaling)).
+    pub fn dct_scaling(mut self, on: bool) -> Self {
+        self.dct_scaling = on;
+        self
+    }
 }
 
 /// Loads one entry (decoding files), as an 8-bit image, or grey for masks.
@@ -112,6 +128,28 @@ pub(super) fn load_entry(
 /// Decodes a file: its format from its first bytes (a file that is no image is never read
 /// whole), its size from its header, then its pixels.
 pub(super) fn decode_file(path: &Path, options: &LoadOptions) -> Result<DynamicImage, ImageError> {
+    Ok(decode_file_with(path, options, &mut |_, _| 1, Vec::new())?.image)
+}
+
+/// A decoded file, and the DCT scale it was decoded at (1: full size; `s`: each side is
+/// `ceil(side / s)`).
+pub(super) struct Decoded {
+    pub(super) image: DynamicImage,
+    pub(super) scale: u32,
+}
+
+/// [`decode_file`], with a say in the decoding: `plan` is called once, with the image's full
+/// size from its header (after the pixel limit is checked, before anything is decoded), and
+/// returns the DCT scale it wants (1, 2, 4 or 8; honoured for 8-bit JPEGs in RGB or grey, which
+/// are the ones `jpeg-decoder` scales, and only when [`LoadOptions::dct_scaling`]). 8-bit
+/// images are decoded into `buf` (grown as needed) when it has room, so a caller can recycle
+/// buffers.
+pub(super) fn decode_file_with(
+    path: &Path,
+    options: &LoadOptions,
+    plan: &mut dyn FnMut(u32, u32) -> u32,
+    buf: Vec<u8>,
+) -> Result<Decoded, ImageError> {
     let read = |source| ImageError::Read {
         path: path.to_path_buf(),
         source,
@@ -139,7 +177,7 @@ pub(super) fn decode_file(path: &Path, options: &LoadOptions) -> Result<DynamicI
             file.seek(SeekFrom::Start(0)).map_err(read)?;
             let mut bytes = Vec::with_capacity(len as usize);
             file.read_to_end(&mut bytes).map_err(read)?;
-            decode_jpeg(&bytes, path, options)
+            decode_jpeg(&bytes, path, options, plan, buf)
         }
         ImageFormat::Png => {
             file.seek(SeekFrom::Start(0)).map_err(read)?;
@@ -148,12 +186,52 @@ pub(super) fn decode_file(path: &Path, options: &LoadOptions) -> Result<DynamicI
             limits.max_alloc = Some(options.max_pixels.saturating_mul(8).max(64 << 20));
             let decoder = image::codecs::png::PngDecoder::with_limits(BufReader::new(file), limits)
                 .map_err(decode)?;
-            check_pixels(path, decoder.dimensions(), options)?;
-            DynamicImage::from_decoder(decoder).map_err(decode)
+            let (w, h) = decoder.dimensions();
+            check_pixels(path, (w, h), options)?;
+            plan(w, h);
+            let image = match decoder.color_type() {
+                ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8
+                    if buf.capacity() > 0 =>
+                {
+                    let colour = decoder.color_type();
+                    let mut buf = buf;
+                    buf.resize(decoder.total_bytes() as usize, 0);
+                    decoder.read_image(&mut buf).map_err(decode)?;
+                    from_raw(colour, w, h, buf).ok_or_else(|| {
+                        bad(
+                            path,
+                            ImageFormat::Png,
+                            "the decoder gave fewer samples than its size",
+                        )
+                    })?
+                }
+                _ => DynamicImage::from_decoder(decoder).map_err(decode)?,
+            };
+            Ok(Decoded { image, scale: 1 })
         }
         _ => Err(ImageError::Format {
             path: path.to_path_buf(),
         }),
+    }
+}
+
+/// An 8-bit image of `colour` from its samples (`None` when they do not fill it).
+fn from_raw(colour: ColorType, w: u32, h: u32, raw: Vec<u8>) -> Option<DynamicImage> {
+    Some(match colour {
+        ColorType::L8 => DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, raw)?),
+        ColorType::La8 => DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w, h, raw)?),
+        ColorType::Rgb8 => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, raw)?),
+        _ => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, raw)?),
+    })
+}
+
+fn bad(path: &Path, format: ImageFormat, what: &str) -> ImageError {
+    ImageError::Decode {
+        path: path.to_path_buf(),
+        source: image::ImageError::Decoding(DecodingError::new(
+            ImageFormatHint::Exact(format),
+            what.to_string(),
+        )),
     }
 }
 
@@ -173,12 +251,15 @@ fn check_pixels(
     Ok(())
 }
 
-/// Decodes a JPEG with zune-jpeg directly (the `image` crate always decodes leniently).
+/// Decodes a JPEG with zune-jpeg directly (the `image` crate always decodes leniently), or at
+/// the scale `plan` asks for with `jpeg-decoder`.
 fn decode_jpeg(
     bytes: &[u8],
     path: &Path,
     options: &LoadOptions,
-) -> Result<DynamicImage, ImageError> {
+    plan: &mut dyn FnMut(u32, u32) -> u32,
+    buf: Vec<u8>,
+) -> Result<Decoded, ImageError> {
     use zune_core::colorspace::ColorSpace;
     let decode = |e: zune_jpeg::errors::DecodeErrors| ImageError::Decode {
         path: path.to_path_buf(),
@@ -197,28 +278,76 @@ fn decode_jpeg(
     let (w, h) = decoder.dimensions().unwrap_or_default();
     let (w, h) = (w as u32, h as u32);
     check_pixels(path, (w, h), options)?;
+    let scale = plan(w, h);
+    if options.dct_scaling && matches!(scale, 2 | 4 | 8) {
+        match decode_jpeg_scaled(bytes, (w, h), scale) {
+            Ok(Some(image)) => return Ok(Decoded { image, scale }),
+            // A pixel format jpeg-decoder gives as is (CMYK, 16 bits): decoded in full below.
+            Ok(None) => {}
+            Err(e) if options.strict => {
+                return Err(ImageError::Decode {
+                    path: path.to_path_buf(),
+                    source: image::ImageError::Decoding(DecodingError::new(
+                        ImageFormatHint::Exact(ImageFormat::Jpeg),
+                        e,
+                    )),
+                })
+            }
+            // Lenient: zune-jpeg fills what it cannot decode, at full size.
+            Err(_) => {}
+        }
+    }
     let grey = matches!(
         decoder.input_colorspace(),
         Some(ColorSpace::Luma | ColorSpace::LumaA)
     );
-    let out = if grey {
-        ColorSpace::Luma
+    let (out, colour) = if grey {
+        (ColorSpace::Luma, ColorType::L8)
     } else {
-        ColorSpace::RGB
+        (ColorSpace::RGB, ColorType::Rgb8)
     };
     decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
-    let pixels = decoder.decode().map_err(decode)?;
-    let bad = |what: &str| ImageError::Decode {
-        path: path.to_path_buf(),
-        source: image::ImageError::Decoding(DecodingError::new(
-            ImageFormatHint::Exact(ImageFormat::Jpeg),
-            what.to_string(),
-        )),
-    };
-    let image = if grey {
-        image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
+    let pixels = if buf.capacity() > 0 {
+        let size = decoder
+            .output_buffer_size()
+            .ok_or_else(|| bad(path, ImageFormat::Jpeg, "no output size after the headers"))?;
+        let mut buf = buf;
+        buf.resize(size, 0);
+        decoder.decode_into(&mut buf).map_err(decode)?;
+        buf
     } else {
-        image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+        decoder.decode().map_err(decode)?
     };
-    image.ok_or_else(|| bad("the decoder gave fewer samples than the image's size"))
+    let image = from_raw(colour, w, h, pixels).ok_or_else(|| {
+        bad(
+            path,
+            ImageFormat::Jpeg,
+            "the decoder gave fewer samples than the image's size",
+        )
+    })?;
+    Ok(Decoded { image, scale: 1 })
+}
+
+/// Decodes a JPEG of `size` at `1 / scale` with jpeg-decoder's reduced inverse DCT: each side
+/// becomes `ceil(side / scale)`. `None` for what it does not give as RGB or grey.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    (w, h): (u32, u32),
+    scale: u32,
+) -> Result<Option<DynamicImage>, jpeg_decoder::Error> {
+    let (sw, sh) = (w.div_ceil(scale), h.div_ceil(scale));
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    // jpeg-decoder picks the smallest scale that gives at least the size asked for: asking
+    // for exactly the scaled size gives that scale.
+    let got = decoder.scale(sw as u16, sh as u16)?;
+    if (got.0 as u32, got.1 as u32) != (sw, sh) {
+        return Ok(None);
+    }
+    let pixels = decoder.decode()?;
+    let colour = match decoder.info().map(|i| i.pixel_format) {
+        Some(jpeg_decoder::PixelFormat::RGB24) => ColorType::Rgb8,
+        Some(jpeg_decoder::PixelFormat::L8) => ColorType::L8,
+        _ => return Ok(None),
+    };
+    Ok(from_raw(colour, sw, sh, pixels))
 }

@@ -13,6 +13,7 @@
 mod actions;
 mod batch;
 mod decode;
+mod fused;
 mod ops;
 mod source;
 mod synthetic;
@@ -23,6 +24,7 @@ mod tv;
 pub use actions::ImagesBatchActions;
 pub use batch::ImagesBatch;
 pub use decode::{LoadOptions, LoadPolicy, DEFAULT_MAX_PIXELS};
+pub use fused::PerImage;
 pub use ops::{Filter, Flip};
 pub use source::{ImageFolder, ImagesSource, IMAGE_EXTENSIONS};
 pub use tensor::{Layout, Tensor};

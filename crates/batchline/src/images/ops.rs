@@ -119,6 +119,19 @@ pub(crate) fn resize_region(
     if region.is_none() && (width, height) == (image.width(), image.height()) {
         return Ok(image.clone());
     }
+    let window = region.map(|(x, y, w, h)| (x as f64, y as f64, w as f64, h as f64));
+    resize_window(image, window, width, height, filter)
+}
+
+/// Resizes the window `(x, y, w, h)` of the image, in pixels that may be fractions (all of it
+/// for `None`), to `width` × `height`. The caller checks the sizes.
+pub(crate) fn resize_window(
+    image: &DynamicImage,
+    window: Option<(f64, f64, f64, f64)>,
+    width: u32,
+    height: u32,
+    filter: Filter,
+) -> Result<DynamicImage, ImageError> {
     let pt = pixel_type(image);
     let src = fir::images::ImageRef::new(image.width(), image.height(), image.as_bytes(), pt)
         .map_err(|e| ImageError::Invalid(format!("resize: {e}")))?;
@@ -135,8 +148,8 @@ pub(crate) fn resize_region(
         static RESIZER: std::cell::RefCell<fir::Resizer> = std::cell::RefCell::new(fir::Resizer::new());
     }
     let mut options = fir::ResizeOptions::new().resize_alg(alg);
-    if let Some((x, y, w, h)) = region {
-        options = options.crop(x as f64, y as f64, w as f64, h as f64);
+    if let Some((x, y, w, h)) = window {
+        options = options.crop(x, y, w, h);
     }
     RESIZER
         .with(|r| r.borrow_mut().resize(&src, &mut dst, &options))

