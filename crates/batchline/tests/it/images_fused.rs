@@ -4,12 +4,11 @@
 //! of decoding in full and resizing; strict decoding and the pixel limit hold on the fused
 //! path, and dropped items keep the batch aligned.
 
-use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
 
 use batchline::images::{
-    natural_image, Colour, Filter, Flip, ImageError, ImagesBatch, ImagesBatchActions, ImagesSource,
+    natural_image, Colour, Filter, Flip, ImagesBatch, ImagesBatchActions, ImagesSource,
     ImagesTransforms, Layout, LoadOptions, PerImage, Tensor,
 };
 use batchline::{Batch, FileIds, FilesIndex, Pipeline, PipelineError, RunSpec};
@@ -436,16 +435,7 @@ fn fused_error(path: &Path, options: LoadOptions, steps: PerImage) -> (String, S
         p.load_fused(options, steps)
     })
     .unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains(&path.display().to_string()),
-        "the error names the file: {text}"
-    );
-    let source = err
-        .source()
-        .and_then(|s| s.downcast_ref::<ImageError>())
-        .unwrap_or_else(|| panic!("the source is the typed ImageError: {err:?}"));
-    (text, format!("{source:?}"))
+    crate::common::image_error_of(&err, path)
 }
 
 fn fused_ok(path: &Path, options: LoadOptions, steps: PerImage) -> ImagesBatch {

@@ -4,7 +4,6 @@
 //! (`LoadPolicy::DropItem`): aligned ids, labels, masks and tensors, the report's
 //! `item_failures`, `max_failures` counting items, and `rebatch` filling batches again.
 
-use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -55,16 +54,7 @@ fn load_one(path: &Path, options: LoadOptions) -> Result<ImagesBatch, PipelineEr
 /// The error of `load` on `path`: its text (which must name the file) and its typed source.
 fn load_error(path: &Path, options: LoadOptions) -> (String, String) {
     let err = load_one(path, options).unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains(&path.display().to_string()),
-        "the error names the file: {text}"
-    );
-    let source = err
-        .source()
-        .and_then(|s| s.downcast_ref::<ImageError>())
-        .unwrap_or_else(|| panic!("the source is the typed ImageError: {err:?}"));
-    (text, format!("{source:?}"))
+    crate::common::image_error_of(&err, path)
 }
 
 /// Where the scan data of a baseline JPEG starts (after the SOS segment).

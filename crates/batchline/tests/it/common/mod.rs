@@ -271,3 +271,20 @@ pub fn no_escape<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .unwrap_or_else(|| "non-string panic".into())
     })
 }
+
+/// The text (which must name `path`) and the `Debug` of the typed `ImageError` source of an
+/// image action's error.
+#[cfg(feature = "image")]
+pub fn image_error_of(err: &batchline::PipelineError, path: &std::path::Path) -> (String, String) {
+    use std::error::Error as _;
+    let text = err.to_string();
+    assert!(
+        text.contains(&path.display().to_string()),
+        "the error names the file: {text}"
+    );
+    let source = err
+        .source()
+        .and_then(|s| s.downcast_ref::<batchline::images::ImageError>())
+        .unwrap_or_else(|| panic!("the source is the typed ImageError: {err:?}"));
+    (text, format!("{source:?}"))
+}
