@@ -297,7 +297,6 @@ impl Sampler {
     /// The next batch: the epoch of its first item (counting from 0) and its positions, or
     /// `None` when the run is over. Under the straddling rule a batch may end in the next
     /// epoch; its epoch is the one it starts in. (For the executor's `Context::epoch`.)
-    #[allow(dead_code)]
     pub(crate) fn next_batch(&mut self) -> Option<(u64, Vec<usize>)> {
         let positions = self.next_positions()?;
         Some((self.batch_epoch, positions))
