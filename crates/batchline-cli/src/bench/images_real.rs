@@ -1,6 +1,6 @@
 //! The image suites of issue 14, on JPEGs of photo-like content made here (quality 90):
 //! `jpeg` (ImageNet-sized 500 × 375: load → random_resized_crop 224 → flip → normalise → f32
-//! NCHW, batches of 32, at every k), `recipe` (the ImageNet val recipe: resize 256 → center
+//! NCHW, batches of 32, at every k; `png-train`: the same on the PNGs of `images`), `recipe` (the ImageNet val recipe: resize 256 → center
 //! crop 224 → normalise), `jpeg-large` (the val recipe on 1024 × 768, where `load_fused`
 //! decodes at 1/2) and `dropping` (a batch of 32 with one bad file, dropped, against the 31
 //! good images alone). Each pipeline runs as a chain of actions and fused (`load_fused`). The
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use batchline::images::{
-    decode_files, write_synthetic_jpegs, Colour, Filter, Flip, ImagesBatch, ImagesBatchActions,
-    ImagesSource, ImagesTransforms, Layout, LoadOptions, PerImage,
+    decode_files, write_synthetic_jpegs, write_synthetic_pngs, Colour, Filter, Flip, ImagesBatch,
+    ImagesBatchActions, ImagesSource, ImagesTransforms, Layout, LoadOptions, PerImage,
 };
 use batchline::{FilesIndex, Pipeline, RunSpec};
 
@@ -125,11 +125,36 @@ fn val(p: PerImage) -> PerImage {
         .to_tensor(Layout::Nchw, MEAN.to_vec(), STD.to_vec())
 }
 
-/// `jpeg`: the training pipeline of the issue on 512 JPEGs (64 with `--quick`), as a chain of
-/// actions and fused (`load_fused`).
+/// `jpeg`: the training pipeline of the issue on 512 JPEGs of 500 × 375 (64 with `--quick`).
 pub(super) fn jpeg(settings: &Settings) -> anyhow::Result<Vec<Row>> {
     let n = if settings.quick { 64 } else { 512 };
-    let (dir, paths, files) = jpegs(n, 500, 375)?;
+    let dir = tempfile::tempdir().context("cannot make a temporary folder for the images")?;
+    let paths = write_synthetic_jpegs(dir.path(), n, 500, 375, 90)?;
+    training(Suite::Jpeg, settings, dir, &paths, "jpg")
+}
+
+/// `png-train`: the same training pipeline on the PNGs of the `images` suite (512 of
+/// 256 × 256, 64 with `--quick`).
+pub(super) fn png_train(settings: &Settings) -> anyhow::Result<Vec<Row>> {
+    let n = if settings.quick { 64 } else { 512 };
+    let dir = tempfile::tempdir().context("cannot make a temporary folder for the images")?;
+    let paths = write_synthetic_pngs(dir.path(), n, 256)?;
+    training(Suite::PngTrain, settings, dir, &paths, "png")
+}
+
+/// The training pipeline (load → random_resized_crop 224 → flip → normalised f32 NCHW) on the
+/// images `paths` of `dir` (all with the extension `ext`), as a chain of actions and fused
+/// (`load_fused`), next to the decoder alone and PyTorch's loaders.
+fn training(
+    suite: Suite,
+    settings: &Settings,
+    dir: tempfile::TempDir,
+    paths: &[PathBuf],
+    ext: &str,
+) -> anyhow::Result<Vec<Row>> {
+    let n = paths.len();
+    let files = FilesIndex::find(dir.path(), &[ext])?;
+    anyhow::ensure!(files.len() == n, "found {} of the {n} images", files.len());
     let ds = ImagesSource::files_dataset(files);
     let chain = ds
         .p()
@@ -141,10 +166,10 @@ pub(super) fn jpeg(settings: &Settings) -> anyhow::Result<Vec<Row>> {
         .p()
         .load_fused(LoadOptions::new(), train(PerImage::new()));
     let torch = start_torch(settings, dir.path(), "train");
-    let mut variants = vec![decoder(&paths)];
+    let mut variants = vec![decoder(paths)];
     variants.extend(at_every_k(settings, "batchline", &chain));
     variants.extend(at_every_k(settings, "batchline fused", &fused));
-    let rows = measure_with_torch(Suite::Jpeg, n, settings, variants, &torch)?;
+    let rows = measure_with_torch(suite, n, settings, variants, &torch)?;
     drop(torch);
     dir.close().context("cannot remove the temporary images")?;
     Ok(rows)

@@ -72,13 +72,15 @@ pub(crate) fn run_suites(settings: &Settings) -> anyhow::Result<Vec<Row>> {
             #[cfg(feature = "image")]
             Suite::Jpeg => images_real::jpeg(settings)?,
             #[cfg(feature = "image")]
+            Suite::PngTrain => images_real::png_train(settings)?,
+            #[cfg(feature = "image")]
             Suite::Recipe => images_real::recipe(settings)?,
             #[cfg(feature = "image")]
             Suite::JpegLarge => images_real::jpeg_large(settings)?,
             #[cfg(feature = "image")]
             Suite::Dropping => images_real::dropping(settings)?,
             #[cfg(not(feature = "image"))]
-            Suite::Jpeg | Suite::Recipe | Suite::JpegLarge | Suite::Dropping => {
+            Suite::Jpeg | Suite::PngTrain | Suite::Recipe | Suite::JpegLarge | Suite::Dropping => {
                 images::images(settings)?
             }
             #[cfg(feature = "table")]

@@ -18,6 +18,8 @@ pub(crate) enum Suite {
     Images,
     /// 512 JPEGs of 500×375: load, random_resized_crop 224, flip, normalised tensor.
     Jpeg,
+    /// The training pipeline of `jpeg` on the 512 PNGs of `images`.
+    PngTrain,
     /// The ImageNet val recipe on 512 JPEGs of 500×375.
     Recipe,
     /// The val recipe on 256 JPEGs of 1024×768: DCT-scaled decoding against decoding in full.
@@ -39,12 +41,13 @@ pub(crate) enum Suite {
 }
 
 impl Suite {
-    pub(crate) const ALL: [Suite; 10] = [
+    pub(crate) const ALL: [Suite; 11] = [
         Suite::Overhead,
         Suite::Latency,
         Suite::Cpu,
         Suite::Images,
         Suite::Jpeg,
+        Suite::PngTrain,
         Suite::Recipe,
         Suite::JpegLarge,
         Suite::Dropping,
@@ -55,9 +58,12 @@ impl Suite {
     /// Whether this build can run the suite.
     pub(crate) fn available(self) -> bool {
         match self {
-            Suite::Images | Suite::Jpeg | Suite::Recipe | Suite::JpegLarge | Suite::Dropping => {
-                cfg!(feature = "image")
-            }
+            Suite::Images
+            | Suite::Jpeg
+            | Suite::PngTrain
+            | Suite::Recipe
+            | Suite::JpegLarge
+            | Suite::Dropping => cfg!(feature = "image"),
             Suite::Tables | Suite::LargerThanMemory => cfg!(feature = "table"),
             _ => true,
         }
@@ -71,6 +77,7 @@ impl Suite {
             Suite::Cpu => "cpu",
             Suite::Images => "images",
             Suite::Jpeg => "jpeg",
+            Suite::PngTrain => "png-train",
             Suite::Recipe => "recipe",
             Suite::JpegLarge => "jpeg-large",
             Suite::Dropping => "dropping",

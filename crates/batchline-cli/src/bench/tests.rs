@@ -30,6 +30,7 @@ fn defaults() {
         all.extend([
             Suite::Images,
             Suite::Jpeg,
+            Suite::PngTrain,
             Suite::Recipe,
             Suite::JpegLarge,
             Suite::Dropping,

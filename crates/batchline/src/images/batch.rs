@@ -8,7 +8,7 @@ use std::sync::Arc;
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use super::decode::{load_entry, LoadOptions, LoadPolicy};
+use super::decode::{load_entry, recycle, LoadOptions, LoadPolicy};
 use super::fused::{find, Step};
 use super::source::ImagesSource;
 use super::tensor::{Layout, Tensor};
@@ -243,7 +243,14 @@ impl<I: Id> ImagesBatch<I> {
         self.geometric(
             ctx,
             |img, item| step.draw(img.width(), img.height(), item),
-            |mut img, drawn, mask| Ok(step.apply(&mut img, drawn, mask)?.unwrap_or(img)),
+            |mut img, drawn, mask| match step.apply(&mut img, drawn, mask)? {
+                // The replaced image's buffer goes to this thread's next decoded image.
+                Some(new) => {
+                    recycle(img);
+                    Ok(new)
+                }
+                None => Ok(img),
+            },
         )
     }
 

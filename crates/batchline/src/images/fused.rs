@@ -8,7 +8,6 @@
 //! [`Step`] is also what the geometric actions of [`ImagesBatch`] run, so an action and the
 //! same step of a `PerImage` are the same code and draw the same random parameters.
 
-use std::cell::RefCell;
 use std::fmt::Display;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use rand::{Rng, RngCore};
 use rayon::prelude::*;
 
 use super::actions::{check_p, mask_filter};
-use super::decode::{decode_file_with, load_entry, LoadOptions};
+use super::decode::{decode_file_with, load_entry, recycle, take_buffer, LoadOptions};
 use super::ops::{self, Filter, Flip};
 use super::source::Entry;
 use super::tensor::{f32_tensor, normalisation, write_f32, zeros, Layout};
@@ -423,46 +422,6 @@ impl PerImage {
     }
 }
 
-thread_local! {
-    /// A decoded image's buffer, kept for the next image this thread decodes.
-    static PIXELS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The most bytes a thread keeps for its next decoded image.
-const MAX_KEPT: usize = 32 << 20;
-
-/// This thread's kept buffer (empty when there is none), with room for one byte at least (so
-/// that the decoders decode into it).
-fn take_buffer() -> Vec<u8> {
-    let mut buf = PIXELS.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    if buf.capacity() == 0 {
-        buf.reserve(1);
-    }
-    buf
-}
-
-/// Keeps an image's buffer for the next image this thread decodes.
-fn recycle(img: DynamicImage) {
-    if !matches!(
-        img,
-        DynamicImage::ImageLuma8(_)
-            | DynamicImage::ImageLumaA8(_)
-            | DynamicImage::ImageRgb8(_)
-            | DynamicImage::ImageRgba8(_)
-    ) {
-        return;
-    }
-    let bytes = img.into_bytes();
-    if bytes.capacity() <= MAX_KEPT {
-        PIXELS.with(|p| {
-            let mut kept = p.borrow_mut();
-            if bytes.capacity() > kept.capacity() {
-                *kept = bytes;
-            }
-        });
-    }
-}
-
 /// Whether an image has 8 bits per sample (what the geometric actions convert to first).
 fn is_8bit(img: &DynamicImage) -> bool {
     img.color().bytes_per_pixel() == img.color().channel_count()
@@ -629,11 +588,14 @@ impl<I: Id + Display> ImagesBatch<I> {
             return self.stack_f32(*layout, mean, std, ctx);
         }
         if kept.len() < n {
-            data = kept
-                .iter()
-                .flat_map(|&i| &data[i * per..(i + 1) * per])
-                .copied()
-                .collect();
+            // Dropped items: the kept images' parts move down in place (`kept` is ascending),
+            // without a second buffer of the batch's size.
+            for (to, &from) in kept.iter().enumerate() {
+                if to != from {
+                    data.copy_within(from * per..(from + 1) * per, to * per);
+                }
+            }
+            data.truncate(kept.len() * per);
         }
         self.layout = layout;
         self.tensor = Some(f32_tensor(layout, (kept.len(), c, h, w), data)?);
