@@ -106,7 +106,19 @@ fn names() -> Vec<String> {
 
 /// One shuffled epoch of a table pipeline; checks the labels and returns the rows.
 fn epoch(dataset: &Dataset<TableBatch>, columns: &[String], k: usize) -> anyhow::Result<usize> {
-    let spec = RunSpec::new(BATCH).shuffle(SEED).prefetch(k);
+    epoch_with(
+        dataset,
+        columns,
+        RunSpec::new(BATCH).shuffle(SEED).prefetch(k),
+    )
+}
+
+/// One epoch of a table pipeline run with `spec`; checks the labels and returns the rows.
+fn epoch_with(
+    dataset: &Dataset<TableBatch>,
+    columns: &[String],
+    spec: RunSpec,
+) -> anyhow::Result<usize> {
     let mut rows = 0;
     let pipeline = dataset.p().load().to_tensor(columns.to_vec());
     for batch in pipeline.gen_batch(&spec)? {
@@ -430,11 +442,13 @@ pub(crate) fn larger_than_memory(settings: &Settings) -> anyhow::Result<Vec<Row>
         rows,
         || {
             let source = TableSource::parquet(&pq, &ParquetOptions::new().cache_row_groups(16))?;
+            // The view gives the shuffled order: the run itself does not shuffle (a full
+            // shuffle on top would make every batch touch ~256 row groups).
             let view = source.block_shuffled(SEED, 4);
-            let n = epoch(
+            let n = epoch_with(
                 &Dataset::new(DatasetIndex::from_count(rows), view),
                 &names(),
-                k,
+                RunSpec::new(BATCH).prefetch(k),
             )?;
             let (decoded, _) = source.row_groups();
             eprintln!(
