@@ -26,7 +26,7 @@ use crate::table::{TableError, TableSource, TableStats};
 /// A batch of rows of a [`TableSource`]; the ids are row numbers.
 ///
 /// A fresh batch holds no data: the `load` action reads its rows (with Arrow's `take` kernel
-/// for a table in memory, by row group for Parquet, by positional reads for `.npy`). The
+/// for a table in memory, by row group for Parquet, copied out of a memory map for `.npy`). The
 /// actions (`load`, `select`, `standardize`, `normalize`, `fill_null`, `one_hot`,
 /// `to_tensor`, `dump`) are pipeline steps of [`TableBatchActions`]; typed access
 /// ([`matrix`](Self::matrix), [`matrix_view`](Self::matrix_view), [`labels`](Self::labels),
