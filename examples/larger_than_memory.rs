@@ -8,7 +8,8 @@
 //! cargo run --release --example larger_than_memory -- --gb 40 # more than this machine's RAM
 //! ```
 //!
-//! The `.npy` rows are read on demand from the page cache (a full shuffle); the Parquet rows
+//! The `.npy` rows are copied on demand out of a memory map of the files (a full shuffle; the
+//! mapped pages touched count in VmHWM, as page cache the kernel can drop); the Parquet rows
 //! by row group through a cache of 16 row groups, in block-shuffled order (a new order each
 //! epoch) so that each row group is decoded about once.
 

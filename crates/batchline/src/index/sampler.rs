@@ -27,13 +27,6 @@ pub struct BatchIndex<I: Id = usize> {
 }
 
 impl<I: Id> BatchIndex<I> {
-    pub(crate) fn from_positions(all: &[I], positions: Vec<usize>) -> Self {
-        Self {
-            ids: positions.iter().map(|&p| all[p].clone()).collect(),
-            positions,
-        }
-    }
-
     /// A batch index of the given ids at the given positions.
     ///
     /// # Panics
@@ -112,18 +105,59 @@ impl<I: Id> fmt::Debug for BatchIndex<I> {
 /// thread (below it, the permutation costs less than starting a thread).
 const BACKGROUND_SHUFFLE_MIN: usize = 1 << 16;
 
-/// The permutation of epoch `epoch` of a run shuffled with `seed`, over `len` items: the
-/// epoch's order. The same, to the bit, wherever it is computed.
-fn permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    permutation_into(Vec::new(), len, seed, epoch)
+/// An epoch's permutation of the positions `0..len`: held as `u32` when `len` fits (4 B per
+/// item instead of 8: 118 MB instead of 235 MB for 29.4 M rows), as `usize` beyond.
+///
+/// The order does not depend on the width: `shuffle` swaps by position, drawing the same
+/// random indices whatever the element type, so a seed gives the same order, to the bit, as a
+/// `Vec<usize>` shuffled with the same generator (tested below).
+#[derive(Debug, Clone)]
+enum Order {
+    Narrow(Vec<u32>),
+    Wide(Vec<usize>),
 }
 
-/// [`permutation`], written into `buf` (whose allocation is reused).
-fn permutation_into(mut buf: Vec<usize>, len: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    buf.clear();
-    buf.extend(0..len);
-    buf.shuffle(&mut shuffle_rng(seed, epoch));
-    buf
+impl Order {
+    /// Appends the positions at `from..to` of the order to `out`.
+    fn extend_into(&self, from: usize, to: usize, out: &mut Vec<usize>) {
+        match self {
+            Order::Narrow(order) => out.extend(order[from..to].iter().map(|&p| p as usize)),
+            Order::Wide(order) => out.extend_from_slice(&order[from..to]),
+        }
+    }
+}
+
+/// The permutation of epoch `epoch` of a run shuffled with `seed`, over `len` items: the
+/// epoch's order. The same, to the bit, wherever it is computed.
+fn permutation(len: usize, seed: u64, epoch: u64) -> Order {
+    permutation_into(Order::Narrow(Vec::new()), len, seed, epoch)
+}
+
+/// [`permutation`], written into `buf` (whose allocation is reused when its width fits).
+fn permutation_into(buf: Order, len: usize, seed: u64, epoch: u64) -> Order {
+    let mut rng = shuffle_rng(seed, epoch);
+    match u32::try_from(len) {
+        Ok(narrow_len) => {
+            let mut order = match buf {
+                Order::Narrow(order) => order,
+                Order::Wide(_) => Vec::new(),
+            };
+            order.clear();
+            order.extend(0..narrow_len);
+            order.shuffle(&mut rng);
+            Order::Narrow(order)
+        }
+        Err(_) => {
+            let mut order = match buf {
+                Order::Wide(order) => order,
+                Order::Narrow(_) => Vec::new(),
+            };
+            order.clear();
+            order.extend(0..len);
+            order.shuffle(&mut rng);
+            Order::Wide(order)
+        }
+    }
 }
 
 /// The position of a batch generation: which epoch, where in it, how many batches so far.
@@ -152,14 +186,14 @@ pub(crate) struct Sampler {
     iters: u64,
     stopped: bool,
     /// The permutation of the epoch `order_epoch`, when shuffling.
-    order: Vec<usize>,
+    order: Order,
     order_epoch: Option<u64>,
     /// The epoch of the first item of the last batch drawn.
     batch_epoch: u64,
     /// PyTorch's rule: an epoch's last batch is short, never filled from the next epoch.
     within_epochs: bool,
     /// The permutation of a later epoch, being computed in the background.
-    next_order: Option<(u64, std::thread::JoinHandle<Vec<usize>>)>,
+    next_order: Option<(u64, std::thread::JoinHandle<Order>)>,
 }
 
 impl Clone for Sampler {
@@ -212,7 +246,7 @@ impl Sampler {
             start: 0,
             iters: 0,
             stopped: false,
-            order: Vec::new(),
+            order: Order::Narrow(Vec::new()),
             order_epoch: None,
             batch_epoch: 0,
             within_epochs: false,
@@ -249,14 +283,14 @@ impl Sampler {
                     self.order_epoch = Some(self.epoch);
                     self.prepare(seed, self.epoch.saturating_add(1), old);
                 }
-                out.extend_from_slice(&self.order[from..to]);
+                self.order.extend_into(from, to, out);
             }
         }
     }
 
     /// The permutation of `epoch`: the one prepared in the background when it is that epoch's,
     /// else computed now.
-    fn order_of(&mut self, seed: u64, epoch: u64) -> Vec<usize> {
+    fn order_of(&mut self, seed: u64, epoch: u64) -> Order {
         if let Some((prepared, handle)) = self.next_order.take() {
             if prepared == epoch {
                 // A background thread that panicked (it cannot, short of memory) is replaced by
@@ -273,7 +307,7 @@ impl Sampler {
     /// and the run reaches that epoch, in the allocation of the permutation no longer used
     /// (`recycled`): a large one is neither allocated nor freed on the consumer's path (freeing
     /// 80 MB, the order of 10 M items, took 2 ms there).
-    fn prepare(&mut self, seed: u64, epoch: u64, recycled: Vec<usize>) {
+    fn prepare(&mut self, seed: u64, epoch: u64, recycled: Order) {
         if self.full_len < BACKGROUND_SHUFFLE_MIN {
             return;
         }
@@ -433,6 +467,9 @@ impl<I: Id> std::iter::FusedIterator for Batches<I> {}
 mod tests {
     use super::super::{BatchSpec, IndexError, Shuffle};
     use super::*;
+
+    /// The order of 10 items shuffled with seed 7 in epoch 0, as `Vec<usize>` gave it.
+    const PINNED_SEED_7: [usize; 10] = [2, 3, 0, 7, 4, 9, 6, 5, 8, 1];
 
     fn ids(len: usize, spec: &BatchSpec) -> Vec<Vec<usize>> {
         DatasetIndex::from_count(len)
@@ -604,6 +641,36 @@ mod tests {
         let mut s = Sampler::new(4, 4, 0, 3, false, None, None, None);
         s.skip(1_000);
         assert_eq!(s.next_batch().unwrap().0, 3_000 / 4);
+    }
+
+    /// The permutation as it was computed before it could be held as `u32`.
+    fn wide_permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..len).collect();
+        order.shuffle(&mut shuffle_rng(seed, epoch));
+        order
+    }
+
+    #[test]
+    fn narrow_permutations_are_the_wide_ones_to_the_bit() {
+        for len in [0usize, 1, 2, 3, 10, 257, 100_003] {
+            for seed in [0u64, 1, 7, 42, u64::MAX] {
+                for epoch in [0u64, 1, 5] {
+                    let order = permutation(len, seed, epoch);
+                    assert!(matches!(order, Order::Narrow(_)));
+                    let mut got = Vec::new();
+                    order.extend_into(0, len, &mut got);
+                    assert_eq!(
+                        got,
+                        wide_permutation(len, seed, epoch),
+                        "{len} {seed} {epoch}"
+                    );
+                }
+            }
+        }
+        // Pinned: seed 7, epoch 0, 10 items (checkpoints written before depend on it).
+        let mut got = Vec::new();
+        permutation(10, 7, 0).extend_into(0, 10, &mut got);
+        assert_eq!(got, PINNED_SEED_7);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //!
 //! A source never loads more than it must: CSV is parsed into memory at open (a CSV file cannot
 //! be read by row), Parquet is read by row group through a bounded cache, and `.npy` / `.npz`
-//! arrays are read row by row from the file (the operating system's page cache serves them on
-//! demand), so a source over a 50 GB array costs no memory up front.
+//! arrays are memory-mapped and their rows copied out of the map when a batch asks (the
+//! operating system's page cache serves them on demand), so a source over a 50 GB array costs
+//! no memory up front. The map has the caveat of `numpy.memmap`: a file truncated or rewritten
+//! by another process while a source maps it can raise `SIGBUS` or change the rows read.
 //!
 //! # Examples
 //!

@@ -128,8 +128,16 @@ impl TableSource {
     ///
     /// An array of shape `(n,)` becomes a column of `n` scalars; an array of shape `(n, d1, ..)`
     /// a column of `n` fixed-size lists of `d1 × ..` values (row-major). Supported dtypes:
-    /// little-endian `f4`, `f8`, `i1`–`i8`, `u1`–`u8` and `b1`, in C order. Headers are read
-    /// at open; rows are read from the files when a batch loads them.
+    /// little-endian `f4`, `f8`, `i1`–`i8`, `u1`–`u8` and `b1`, in C order. The files are
+    /// memory-mapped and their headers checked at open; rows are copied out of the maps when a
+    /// batch loads them, so the page cache serves them and nothing is read up front.
+    ///
+    /// # The caveat of a memory map
+    ///
+    /// As with `numpy.memmap`: a file truncated by another process while the source maps it
+    /// raises `SIGBUS` when a missing page is read (the process dies), and a file rewritten in
+    /// place changes the rows read afterwards. Do not modify the files while a source reads
+    /// them.
     ///
     /// # Errors
     ///
@@ -157,7 +165,8 @@ impl TableSource {
 
     /// A source of the arrays of a `.npz` archive (one column per array, named like the array),
     /// or of a folder or glob of `.npz` shards. Members must be stored uncompressed
-    /// (`numpy.savez`, not `savez_compressed`), so that rows can be read in place.
+    /// (`numpy.savez`, not `savez_compressed`): each member is mapped where it lies in the
+    /// archive, with the caveat of [`npy`](Self::npy).
     ///
     /// # Errors
     ///

@@ -270,6 +270,7 @@ fn bad_npy_files_are_errors_naming_the_file_and_the_fault() {
         (npy_bytes("<f4", "()", &[0; 4]), "0-dimensional"),
         (b"PK\x03\x04 not an array at all".to_vec(), "magic"),
         (b"\x93NUMPY".to_vec(), "too short"),
+        (Vec::new(), "too short"),
         (b"\x93NUMPY\x09\x00\x10\x00{}".to_vec(), "version 9"),
         (
             b"\x93NUMPY\x01\x00\xff\x00{'descr'".to_vec(),

@@ -1,46 +1,32 @@
-//! [`TableBatch`]: the rows of a batch as an Arrow `RecordBatch`, its actions and typed access.
+//! [`TableBatch`]: the rows of a batch as an Arrow `RecordBatch`, its typed access and its
+//! `Batch` implementation; the actions are in [`actions`], the column conversions they share in
+//! [`columns`].
 
-use std::path::PathBuf;
+mod actions;
+mod columns;
+
+pub use self::actions::{DumpFormat, TableBatchActions};
+pub(super) use self::columns::flat_f64;
+
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, Int64Type};
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, RecordBatch,
-    Scalar,
-};
+use arrow_array::types::{Float32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema};
 use ndarray::{Array1, Array2, ArrayView2};
 
-use super::{TableError, TableSource, TableStats};
+use self::columns::{column_of, f32_values, type_error};
 use crate::action_error::ActionError;
 use crate::batch::Batch;
 use crate::index::BatchIndex;
-use crate::plan::Context;
-
-/// The file format of the `dump` action.
-///
-/// # Examples
-///
-/// ```
-/// use batchline::table::DumpFormat;
-/// assert_ne!(DumpFormat::Parquet, DumpFormat::Npy);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DumpFormat {
-    /// One Parquet file per batch, `part-<batch>.parquet` (snappy), every column.
-    Parquet,
-    /// One `.npy` file per column and batch, `<column>-<batch>.npy`: numeric or boolean
-    /// columns, or fixed-size lists of them, without nulls.
-    Npy,
-}
+use crate::table::{TableError, TableSource, TableStats};
 
 /// A batch of rows of a [`TableSource`]; the ids are row numbers.
 ///
 /// A fresh batch holds no data: the `load` action reads its rows (with Arrow's `take` kernel
-/// for a table in memory, by row group for Parquet, by positional reads for `.npy`). The
+/// for a table in memory, by row group for Parquet, copied out of a memory map for `.npy`). The
 /// actions (`load`, `select`, `standardize`, `normalize`, `fill_null`, `one_hot`,
 /// `to_tensor`, `dump`) are pipeline steps of [`TableBatchActions`]; typed access
 /// ([`matrix`](Self::matrix), [`matrix_view`](Self::matrix_view), [`labels`](Self::labels),
@@ -74,83 +60,6 @@ pub struct TableBatch {
     source: Arc<TableSource>,
     table: Option<RecordBatch>,
     tensor: Option<Array2<f32>>,
-}
-
-/// A numeric column's values as one flat `f64` array, `width` values per row.
-pub(super) struct Flat {
-    pub(super) values: Vec<f64>,
-    pub(super) width: usize,
-    nulls: Option<NullBuffer>,
-    row_nulls: Option<NullBuffer>,
-}
-
-impl Flat {
-    /// Whether the `i`-th flat value is valid (its row and itself are not null).
-    pub(super) fn valid(&self, i: usize) -> bool {
-        self.nulls.as_ref().is_none_or(|n| n.is_valid(i))
-            && self
-                .row_nulls
-                .as_ref()
-                .is_none_or(|n| n.is_valid(i / self.width.max(1)))
-    }
-
-    fn has_nulls(&self) -> bool {
-        self.nulls.as_ref().is_some_and(|n| n.null_count() > 0)
-            || self.row_nulls.as_ref().is_some_and(|n| n.null_count() > 0)
-    }
-}
-
-fn type_error(column: &str, message: impl Into<String>) -> TableError {
-    TableError::ColumnType {
-        column: column.to_string(),
-        message: message.into(),
-    }
-}
-
-fn numeric(dt: &DataType) -> bool {
-    dt.is_numeric() || *dt == DataType::Boolean
-}
-
-/// A numeric (or boolean) column, or a fixed-size list column of them, as `f64` values.
-pub(super) fn flat_f64(column: &str, array: &ArrayRef) -> Result<Flat, TableError> {
-    let (values, width, row_nulls) = match array.data_type() {
-        DataType::FixedSizeList(_, w) => {
-            let list = array.as_fixed_size_list();
-            (Arc::clone(list.values()), *w as usize, list.logical_nulls())
-        }
-        _ => (Arc::clone(array), 1, None),
-    };
-    if !numeric(values.data_type()) {
-        return Err(type_error(
-            column,
-            format!("type {} is not numeric", array.data_type()),
-        ));
-    }
-    let cast = arrow_cast::cast(&values, &DataType::Float64)
-        .map_err(TableError::arrow(format!("column {column:?} as f64")))?;
-    let cast = cast.as_primitive::<Float64Type>();
-    Ok(Flat {
-        values: cast.values().to_vec(),
-        width,
-        nulls: cast.logical_nulls(),
-        row_nulls,
-    })
-}
-
-/// A flat `f32` array, as a column of scalars (`width == 1`, not from a list) or of
-/// fixed-size lists.
-fn column_of(values: Vec<f32>, nulls: Option<NullBuffer>, width: usize, list: bool) -> ArrayRef {
-    let flat = Float32Array::new(values.into(), nulls);
-    if !list {
-        return Arc::new(flat);
-    }
-    let item = Arc::new(Field::new_list_field(DataType::Float32, true));
-    Arc::new(FixedSizeListArray::new(
-        item,
-        width as i32,
-        Arc::new(flat),
-        None,
-    ))
 }
 
 impl TableBatch {
@@ -363,225 +272,6 @@ fn unknown(name: &str, schema: &Schema) -> TableError {
     TableError::UnknownColumn {
         column: name.to_string(),
         available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-    }
-}
-
-/// A column's values as `f32`, `width` per row, without nulls.
-fn f32_values(name: &str, array: &ArrayRef) -> Result<(Vec<f32>, usize), TableError> {
-    let (values, width) = match array.data_type() {
-        DataType::FixedSizeList(_, w) => {
-            if array.null_count() > 0 {
-                return Err(type_error(name, "holds nulls (fill them first)"));
-            }
-            (Arc::clone(array.as_fixed_size_list().values()), *w as usize)
-        }
-        _ => (Arc::clone(array), 1),
-    };
-    if !numeric(values.data_type()) {
-        return Err(type_error(
-            name,
-            format!("type {} is not numeric", array.data_type()),
-        ));
-    }
-    if values.null_count() > 0 {
-        return Err(type_error(name, "holds nulls (fill them first)"));
-    }
-    let cast = arrow_cast::cast(&values, &DataType::Float32)
-        .map_err(TableError::arrow(format!("column {name:?} as f32")))?;
-    Ok((cast.as_primitive::<Float32Type>().values().to_vec(), width))
-}
-
-/// Replaces the nulls of a numeric array by `value` (cast to the array's type).
-fn fill(name: &str, array: &ArrayRef, value: f64) -> Result<ArrayRef, TableError> {
-    if let DataType::FixedSizeList(field, w) = array.data_type() {
-        let list = array.as_fixed_size_list();
-        let values = fill(name, list.values(), value)?;
-        let field = Arc::new(Field::new_list_field(field.data_type().clone(), false));
-        // A null row becomes a row of `value`s.
-        let values = match list.logical_nulls() {
-            Some(rows) if rows.null_count() > 0 => {
-                let w = *w as usize;
-                let mask = BooleanArray::from(
-                    (0..values.len())
-                        .map(|k| rows.is_valid(k / w))
-                        .collect::<Vec<_>>(),
-                );
-                let filler = scalar(name, value, values.data_type())?;
-                arrow_select::zip::zip(&mask, &values, &filler)
-                    .map_err(TableError::arrow(format!("filling column {name:?}")))?
-            }
-            _ => values,
-        };
-        return Ok(Arc::new(
-            FixedSizeListArray::try_new(field, *w, values, None)
-                .map_err(TableError::arrow(format!("filling column {name:?}")))?,
-        ));
-    }
-    if !numeric(array.data_type()) {
-        return Err(type_error(
-            name,
-            format!("fill_null fills numbers; the type is {}", array.data_type()),
-        ));
-    }
-    // Checked even without nulls: the same value fails the same way on every batch.
-    let filler = scalar(name, value, array.data_type())?;
-    match array.logical_nulls() {
-        Some(nulls) if nulls.null_count() > 0 => {
-            let mask = BooleanArray::new(nulls.inner().clone(), None);
-            arrow_select::zip::zip(&mask, array, &filler)
-                .map_err(TableError::arrow(format!("filling column {name:?}")))
-        }
-        _ => Ok(Arc::clone(array)),
-    }
-}
-
-fn scalar(name: &str, value: f64, dt: &DataType) -> Result<Scalar<ArrayRef>, TableError> {
-    let one: ArrayRef = Arc::new(Float64Array::from(vec![value]));
-    let cast = arrow_cast::cast_with_options(
-        &one,
-        dt,
-        &arrow_cast::CastOptions {
-            safe: false,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| type_error(name, format!("{value} does not fit type {dt}: {e}")))?;
-    // Arrow truncates 0.5 to 0 in an integer type: a value must come back unchanged.
-    let back = arrow_cast::cast(&cast, &DataType::Float64)
-        .map_err(|e| type_error(name, format!("{value} does not fit type {dt}: {e}")))?;
-    let back = back.as_primitive::<Float64Type>().value(0);
-    if back != value && !(value.is_nan() && back.is_nan()) && dt != &DataType::Float32 {
-        return Err(type_error(name, format!("{value} does not fit type {dt}")));
-    }
-    Ok(Scalar::new(cast))
-}
-
-/// Actions of [`TableBatch`]: pipeline steps of `Pipeline<TableBatch>`.
-#[batchline_macros::actions]
-impl TableBatch {
-    /// Reads the batch's rows (every column of the source) into its table.
-    #[action]
-    pub fn load(&mut self) -> Result<(), TableError> {
-        self.table = Some(self.source.take(self.index.ids())?);
-        Ok(())
-    }
-
-    /// Keeps only these columns, in this order.
-    #[action]
-    pub fn select(&mut self, columns: Vec<String>) -> Result<(), TableError> {
-        let indices = columns
-            .iter()
-            .map(|c| self.index_of(c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let table = self
-            .table()?
-            .project(&indices)
-            .map_err(TableError::arrow("selecting columns"))?;
-        self.table = Some(table);
-        Ok(())
-    }
-
-    /// Standardises the columns of `stats` (fitted, say, on the training split):
-    /// `(x - mean) / std` per element, as `f32` (a constant element, `std == 0`, becomes
-    /// `x - mean`). Nulls stay null.
-    #[action]
-    pub fn standardize(&mut self, stats: TableStats) -> Result<(), TableError> {
-        self.map_stats(&stats, |v, s, j| {
-            let std = if s.std[j] > 0.0 { s.std[j] } else { 1.0 };
-            (v - s.mean[j]) / std
-        })
-    }
-
-    /// Rescales the columns of `stats` to `[0, 1]` over the fitted range:
-    /// `(x - min) / (max - min)` per element, as `f32` (a constant element becomes 0). Values
-    /// outside the fitted range fall outside `[0, 1]`. Nulls stay null.
-    #[action]
-    pub fn normalize(&mut self, stats: TableStats) -> Result<(), TableError> {
-        self.map_stats(&stats, |v, s, j| {
-            let range = s.max[j] - s.min[j];
-            if range > 0.0 {
-                (v - s.min[j]) / range
-            } else {
-                0.0
-            }
-        })
-    }
-
-    /// Replaces the nulls of these numeric columns by `value` (converted to each column's
-    /// type; an error if it does not fit, e.g. `0.5` in an integer column).
-    #[action]
-    pub fn fill_null(&mut self, columns: Vec<String>, value: f64) -> Result<(), TableError> {
-        let mut new = Vec::new();
-        for c in &columns {
-            let i = self.index_of(c)?;
-            new.push((i, fill(c, self.table()?.column(i), value)?));
-        }
-        self.replace(new)
-    }
-
-    /// Replaces an integer column by its one-hot encoding: a fixed-size list column of
-    /// `classes` `f32` values (a null becomes all zeros).
-    #[action]
-    pub fn one_hot(&mut self, column: String, classes: usize) -> Result<(), TableError> {
-        let i = self.index_of(&column)?;
-        let array = self.table()?.column(i);
-        if !array.data_type().is_integer() {
-            return Err(type_error(
-                &column,
-                format!("one_hot needs an integer column, not {}", array.data_type()),
-            ));
-        }
-        let cast = arrow_cast::cast(array, &DataType::Int64)
-            .map_err(TableError::arrow(format!("column {column:?} as i64")))?;
-        let cast = cast.as_primitive::<Int64Type>();
-        let mut values = vec![0.0_f32; cast.len() * classes];
-        for (r, v) in cast.iter().enumerate() {
-            if let Some(v) = v {
-                if v < 0 || v as u64 >= classes as u64 {
-                    return Err(type_error(
-                        &column,
-                        format!("value {v} (row {r} of the batch) is not a class of 0..{classes}"),
-                    ));
-                }
-                values[r * classes + v as usize] = 1.0;
-            }
-        }
-        let encoded = column_of(values, None, classes, true);
-        self.replace(vec![(i, encoded)])
-    }
-
-    /// Makes one `f32` matrix of these columns (see [`matrix`](Self::matrix)), read with
-    /// [`tensor`](Self::tensor).
-    #[action]
-    pub fn to_tensor(&mut self, columns: Vec<String>) -> Result<(), TableError> {
-        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        self.tensor = Some(self.matrix(&names)?);
-        Ok(())
-    }
-
-    /// Writes the batch's table into the folder `dir` (created if missing), in files named by
-    /// the batch number: `part-000042.parquet` ([`DumpFormat::Parquet`]) or
-    /// `<column>-000042.npy` ([`DumpFormat::Npy`]), so that the files read back in name order
-    /// (`TableSource::parquet(dir)`, `TableSource::npy([(column, "dir/<column>-*.npy")])`)
-    /// give the batches in batch order. Ordered: batches are written one at a time, in batch
-    /// order.
-    #[action(ordered)]
-    pub fn dump(&self, dir: PathBuf, format: DumpFormat, ctx: &Context) -> Result<(), TableError> {
-        std::fs::create_dir_all(&dir).map_err(TableError::io(&dir))?;
-        let table = self.table()?;
-        let batch = ctx.batch();
-        match format {
-            DumpFormat::Parquet => {
-                super::parquet::write_parquet(&dir.join(format!("part-{batch:06}.parquet")), table)
-            }
-            DumpFormat::Npy => {
-                for (field, column) in table.schema().fields().iter().zip(table.columns()) {
-                    let path = dir.join(format!("{}-{batch:06}.npy", field.name()));
-                    super::npy::write_npy(&path, field.name(), column.as_ref())?;
-                }
-                Ok(())
-            }
-        }
     }
 }
 
