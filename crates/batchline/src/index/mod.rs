@@ -21,6 +21,7 @@
 //! ```
 
 mod files;
+mod order;
 mod sampler;
 mod spec;
 

@@ -2,9 +2,8 @@
 
 use std::fmt;
 
-use rand::seq::SliceRandom;
-
-use super::{spec::shuffle_rng, DatasetIndex, Id};
+use super::order::{permutation, Order, Shuffler, BACKGROUND_SHUFFLE_MIN};
+use super::{DatasetIndex, Id};
 
 /// The ids of one batch, with their positions in the index they were drawn from.
 ///
@@ -101,70 +100,11 @@ impl<I: Id> fmt::Debug for BatchIndex<I> {
     }
 }
 
-/// Indexes at least this long get the next epoch's permutation prepared on a background
-/// thread (below it, the permutation costs less than starting a thread).
-const BACKGROUND_SHUFFLE_MIN: usize = 1 << 16;
-
-/// An epoch's permutation of the positions `0..len`: held as `u32` when `len` fits (4 B per
-/// item instead of 8: 118 MB instead of 235 MB for 29.4 M rows), as `usize` beyond.
-///
-/// The order does not depend on the width: `shuffle` swaps by position, drawing the same
-/// random indices whatever the element type, so a seed gives the same order, to the bit, as a
-/// `Vec<usize>` shuffled with the same generator (tested below).
-#[derive(Debug, Clone)]
-enum Order {
-    Narrow(Vec<u32>),
-    Wide(Vec<usize>),
-}
-
-impl Order {
-    /// Appends the positions at `from..to` of the order to `out`.
-    fn extend_into(&self, from: usize, to: usize, out: &mut Vec<usize>) {
-        match self {
-            Order::Narrow(order) => out.extend(order[from..to].iter().map(|&p| p as usize)),
-            Order::Wide(order) => out.extend_from_slice(&order[from..to]),
-        }
-    }
-}
-
-/// The permutation of epoch `epoch` of a run shuffled with `seed`, over `len` items: the
-/// epoch's order. The same, to the bit, wherever it is computed.
-fn permutation(len: usize, seed: u64, epoch: u64) -> Order {
-    permutation_into(Order::Narrow(Vec::new()), len, seed, epoch)
-}
-
-/// [`permutation`], written into `buf` (whose allocation is reused when its width fits).
-fn permutation_into(buf: Order, len: usize, seed: u64, epoch: u64) -> Order {
-    let mut rng = shuffle_rng(seed, epoch);
-    match u32::try_from(len) {
-        Ok(narrow_len) => {
-            let mut order = match buf {
-                Order::Narrow(order) => order,
-                Order::Wide(_) => Vec::new(),
-            };
-            order.clear();
-            order.extend(0..narrow_len);
-            order.shuffle(&mut rng);
-            Order::Narrow(order)
-        }
-        Err(_) => {
-            let mut order = match buf {
-                Order::Wide(order) => order,
-                Order::Narrow(_) => Vec::new(),
-            };
-            order.clear();
-            order.extend(0..len);
-            order.shuffle(&mut rng);
-            Order::Wide(order)
-        }
-    }
-}
-
 /// The position of a batch generation: which epoch, where in it, how many batches so far.
 ///
 /// When shuffling a large index, the next epoch's permutation is computed on a background
-/// thread as soon as an epoch's permutation is in use, and taken (joined) when the next epoch
-/// starts: the O(N) shuffle is off the path of the batches.
+/// thread (the sampler's [`Shuffler`]) as soon as an epoch's permutation is in use, and taken
+/// when the next epoch starts: the O(N) shuffle is off the path of the batches.
 #[derive(Debug)]
 pub(crate) struct Sampler {
     /// The items of the whole index (the permutation's length).
@@ -192,8 +132,8 @@ pub(crate) struct Sampler {
     batch_epoch: u64,
     /// PyTorch's rule: an epoch's last batch is short, never filled from the next epoch.
     within_epochs: bool,
-    /// The permutation of a later epoch, being computed in the background.
-    next_order: Option<(u64, std::thread::JoinHandle<Order>)>,
+    /// The thread computing later epochs' permutations (started with the first).
+    shuffler: Option<Shuffler>,
 }
 
 impl Clone for Sampler {
@@ -216,7 +156,19 @@ impl Clone for Sampler {
             batch_epoch: self.batch_epoch,
             within_epochs: self.within_epochs,
             // The clone computes its own later permutations.
-            next_order: None,
+            shuffler: None,
+        }
+    }
+}
+
+/// A large permutation is freed on the shuffling thread, not on the consumer's.
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        if let Some(shuffler) = &self.shuffler {
+            shuffler.free(std::mem::replace(
+                &mut self.order,
+                Order::Narrow(Vec::new()),
+            ));
         }
     }
 }
@@ -250,7 +202,7 @@ impl Sampler {
             order_epoch: None,
             batch_epoch: 0,
             within_epochs: false,
-            next_order: None,
+            shuffler: None,
         }
     }
 
@@ -291,16 +243,10 @@ impl Sampler {
     /// The permutation of `epoch`: the one prepared in the background when it is that epoch's,
     /// else computed now.
     fn order_of(&mut self, seed: u64, epoch: u64) -> Order {
-        if let Some((prepared, handle)) = self.next_order.take() {
-            if prepared == epoch {
-                // A background thread that panicked (it cannot, short of memory) is replaced by
-                // computing the permutation here.
-                if let Ok(order) = handle.join() {
-                    return order;
-                }
-            }
-        }
-        permutation(self.full_len, seed, epoch)
+        self.shuffler
+            .as_mut()
+            .and_then(|s| s.take(epoch))
+            .unwrap_or_else(|| permutation(self.full_len, seed, epoch))
     }
 
     /// Starts computing the permutation of `epoch` in the background, when the index is large
@@ -311,20 +257,18 @@ impl Sampler {
         if self.full_len < BACKGROUND_SHUFFLE_MIN {
             return;
         }
+        if self.shuffler.is_none() {
+            self.shuffler = Shuffler::start();
+        }
+        // Without a thread, the permutation is computed when the epoch starts, as before.
+        let Some(shuffler) = self.shuffler.as_mut() else {
+            return;
+        };
         if self.n_epochs.is_some_and(|e| epoch >= e) {
             // No next epoch: the old permutation is only freed, in the background too.
-            let _ = std::thread::Builder::new()
-                .name("batchline-shuffle".into())
-                .spawn(move || drop(recycled));
-            return;
-        }
-        let len = self.full_len;
-        let spawned = std::thread::Builder::new()
-            .name("batchline-shuffle".into())
-            .spawn(move || permutation_into(recycled, len, seed, epoch));
-        // Without a thread, the permutation is computed when the epoch starts, as before.
-        if let Ok(handle) = spawned {
-            self.next_order = Some((epoch, handle));
+            shuffler.free(recycled);
+        } else {
+            shuffler.permute(recycled, self.full_len, seed, epoch);
         }
     }
 
@@ -467,9 +411,6 @@ impl<I: Id> std::iter::FusedIterator for Batches<I> {}
 mod tests {
     use super::super::{BatchSpec, IndexError, Shuffle};
     use super::*;
-
-    /// The order of 10 items shuffled with seed 7 in epoch 0, as `Vec<usize>` gave it.
-    const PINNED_SEED_7: [usize; 10] = [2, 3, 0, 7, 4, 9, 6, 5, 8, 1];
 
     fn ids(len: usize, spec: &BatchSpec) -> Vec<Vec<usize>> {
         DatasetIndex::from_count(len)
@@ -641,36 +582,6 @@ mod tests {
         let mut s = Sampler::new(4, 4, 0, 3, false, None, None, None);
         s.skip(1_000);
         assert_eq!(s.next_batch().unwrap().0, 3_000 / 4);
-    }
-
-    /// The permutation as it was computed before it could be held as `u32`.
-    fn wide_permutation(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..len).collect();
-        order.shuffle(&mut shuffle_rng(seed, epoch));
-        order
-    }
-
-    #[test]
-    fn narrow_permutations_are_the_wide_ones_to_the_bit() {
-        for len in [0usize, 1, 2, 3, 10, 257, 100_003] {
-            for seed in [0u64, 1, 7, 42, u64::MAX] {
-                for epoch in [0u64, 1, 5] {
-                    let order = permutation(len, seed, epoch);
-                    assert!(matches!(order, Order::Narrow(_)));
-                    let mut got = Vec::new();
-                    order.extend_into(0, len, &mut got);
-                    assert_eq!(
-                        got,
-                        wide_permutation(len, seed, epoch),
-                        "{len} {seed} {epoch}"
-                    );
-                }
-            }
-        }
-        // Pinned: seed 7, epoch 0, 10 items (checkpoints written before depend on it).
-        let mut got = Vec::new();
-        permutation(10, 7, 0).extend_into(0, 10, &mut got);
-        assert_eq!(got, PINNED_SEED_7);
     }
 
     #[test]
