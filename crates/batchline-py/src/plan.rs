@@ -48,6 +48,8 @@ fn call_python(
     kwargs: Option<&Py<PyDict>>,
     name: &str,
 ) -> Result<(), ActionError> {
+    // A worker keeps one thread state for its life instead of one per call.
+    crate::thread_state::keep();
     Python::attach(|py| {
         if batch.discarded {
             return Err(ActionError::msg(format!(
@@ -225,7 +227,7 @@ impl Plan {
 }
 
 /// The ordered iterator of a run: `__next__` releases the GIL while it waits.
-#[pyclass(module = "batchline._batchline")]
+#[pyclass(module = "batchline._batchline", weakref)]
 pub(crate) struct RunIter {
     inner: Mutex<Option<BatchIter<PyBatch>>>,
     /// What the run did, kept when it ends.

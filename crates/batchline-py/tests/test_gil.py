@@ -70,3 +70,55 @@ def test_consumer_waits_without_the_gil():
     finally:
         stop.set()
         t.join()
+
+
+# A worker keeps one Python thread state for its life (not one per action call): what a
+# Python action keeps in `threading.local` is still there for the worker's next batch, as on
+# a thread Python started itself.
+_local = threading.local()
+
+
+class Counting(Batch):
+    @action
+    def count(self, seen, lock):
+        _local.calls = getattr(_local, "calls", 0) + 1
+        with lock:
+            seen.append((threading.get_ident(), _local.calls))
+        return self
+
+
+def test_thread_local_state_lasts_across_a_workers_batches():
+    seen, lock = [], threading.Lock()
+    Dataset(60, Counting).p.count(seen, lock).run(1, prefetch=2)
+    assert len(seen) == 60
+    per_thread = {}
+    for ident, calls in seen:
+        per_thread.setdefault(ident, []).append(calls)
+    # Each worker thread counts 1, 2, 3, ... over its own batches.
+    for counts in per_thread.values():
+        assert counts == list(range(1, len(counts) + 1)), per_thread
+    assert max(len(c) for c in per_thread.values()) > 1
+
+
+def test_the_interpreter_exits_while_a_run_is_alive():
+    # Workers that still hold a thread state when the interpreter shuts down must neither
+    # hang the exit nor crash it.
+    import subprocess
+    import sys
+
+    script = (
+        "import time, batchline as bf\n"
+        "class B(bf.Batch):\n"
+        "    @bf.action\n"
+        "    def slow(self):\n"
+        "        time.sleep(0.01)\n"
+        "        return self\n"
+        "it = iter(bf.Dataset(10_000, B).p.slow().gen_batch(1, prefetch=3))\n"
+        "for _ in range(5):\n"
+        "    next(it)\n"
+        "print('done', flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"

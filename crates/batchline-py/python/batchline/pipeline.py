@@ -8,11 +8,13 @@ runs; native actions and lock steps never take it; the consumer waits without th
 
 from __future__ import annotations
 
+import atexit
 import copy as _copy
 import os
 import secrets
 import threading
 import warnings
+import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -21,6 +23,18 @@ from . import _batchline
 from .batch import Batch, _action_info
 from .exceptions import EmptyBatchSequence, SkipBatchException, StopPipeline
 from .named_expr import NamedExpression, _assign, _has_expr, eval_expr
+
+# Runs not yet ended: closed (their workers stopped and joined) when the interpreter exits,
+# before it shuts down, since a worker finishing a Python action during the shutdown would
+# abort the process.
+_LIVE_RUNS: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_runs() -> None:
+    for it in list(_LIVE_RUNS):
+        it.close()
+
 
 __all__ = ["Pipeline"]
 
@@ -778,6 +792,7 @@ class Pipeline:
             self.after._run()
             return
         it = plan.run(n, factory, bs, **spec)
+        _LIVE_RUNS.add(it)
         yielded = 0
         try:
             source = iter(it)
