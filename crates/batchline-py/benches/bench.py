@@ -1,13 +1,15 @@
-"""Per-batch overhead of 3 no-op Python actions, at prefetch 0, 1, 3, 7.
+"""Per-batch overhead of 3 no-op Python actions, at prefetch 0, 1, 3, 7, for batchline and
+BatchFlow in the same process (same script, same API), with the ratio.
 
-The same script runs on batchline or on BatchFlow (same API):
+    python3 crates/batchline-py/benches/bench.py                  # batchline, and BatchFlow if importable
+    python3 crates/batchline-py/benches/bench.py --libs batchline  # batchline only
 
-    python3 benches/bench.py                      # batchline (the installed package)
-    python3 benches/bench.py --lib batchflow      # BatchFlow, in an environment that has it
-
-Install batchline with the release build for figures (`python3 -m pip install
-./crates/batchline-py`). Prints one line per prefetch: microseconds per batch, best of
-`--rounds` rounds of `--batches` batches.
+BatchFlow 0.10.1 is not a dependency: install it beside batchline to compare, e.g. in a venv
+that sees the system packages (`python3 -m venv --system-site-packages /tmp/bfenv &&
+/tmp/bfenv/bin/python -m pip install batchflow==0.10.1`, then run the script with
+`/tmp/bfenv/bin/python`). Install batchline with the release build for figures
+(`python3 -m pip install ./crates/batchline-py`). Prints microseconds per batch, best of
+`--rounds` rounds; BatchFlow runs a tenth of the batches at prefetch >= 1 (it is slow there).
 """
 
 import argparse
@@ -15,15 +17,7 @@ import importlib
 import time
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lib", default="batchline")
-    ap.add_argument("--batches", type=int, default=20000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--k", default="0,1,3,7")
-    args = ap.parse_args()
-    bf = importlib.import_module(args.lib)
-
+def per_batch(bf, k, n, rounds):
     class NoOp(bf.Batch):
         @bf.action
         def a1(self):
@@ -37,21 +31,46 @@ def main():
         def a3(self):
             return self
 
-    ds = bf.Dataset(args.batches, NoOp)
-    pipeline = ds.p.a1().a2().a3()
+    pipeline = bf.Dataset(n, NoOp).p.a1().a2().a3()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        count = 0
+        for _batch in pipeline.gen_batch(1, n_iters=n, prefetch=k):
+            count += 1
+        elapsed = time.perf_counter() - start
+        assert count == n, (count, n)
+        best = min(best, elapsed / n)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--libs", default="batchline,batchflow")
+    ap.add_argument("--batches", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--k", default="0,1,3,7")
+    args = ap.parse_args()
+    libs = {}
+    for name in args.libs.split(","):
+        try:
+            libs[name] = importlib.import_module(name)
+        except ImportError as e:
+            print(f"{name}: not importable ({e}), left out", flush=True)
+    print("| prefetch | " + " | ".join(f"{n} (µs/batch)" for n in libs) + " | ratio |")
+    print("| ---: | " + " | ".join("---:" for _ in libs) + " | ---: |")
     for k in [int(x) for x in args.k.split(",")]:
-        n = args.batches if k == 0 or args.lib == "batchline" else max(args.batches // 10, 500)
-        best = float("inf")
-        for _ in range(args.rounds):
-            start = time.perf_counter()
-            count = 0
-            for _batch in pipeline.gen_batch(1, n_iters=n, prefetch=k):
-                count += 1
-            elapsed = time.perf_counter() - start
-            assert count == n, (count, n)
-            best = min(best, elapsed / n)
-        print(f"{args.lib} prefetch={k}: {best * 1e6:.2f} us/batch ({n} batches, best of "
-              f"{args.rounds})", flush=True)
+        times = {}
+        for name, bf in libs.items():
+            slow = name != "batchline" and k > 0
+            n = max(args.batches // 10, 500) if slow else args.batches
+            times[name] = per_batch(bf, k, n, args.rounds)
+        cells = " | ".join(f"{t * 1e6:.2f}" for t in times.values())
+        ratio = ""
+        if "batchline" in times and len(times) > 1:
+            other = next(t for n, t in times.items() if n != "batchline")
+            ratio = f"{other / times['batchline']:.1f}× less"
+        print(f"| {k} | {cells} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":
