@@ -322,3 +322,74 @@ def test_bad_arguments_name_the_action(one, name, kwargs, exc, match):
     p = ds.p if name == "load" else ds.p.load()
     with pytest.raises(exc, match=match):
         getattr(p, name)(**kwargs).run(1, n_epochs=1)
+
+
+# image folders: labels by class
+
+@pytest.fixture
+def folder(tmp_path):
+    """root/<class>/<image>: two classes with one file name in both, a hidden folder, a file
+    in the root; the value of each image's red channel tells its class."""
+    root = tmp_path / "root"
+    layout = {"cat": ["a.png", "b.png", "c.png"], "dog": ["a.png", "d.png"]}
+    for k, (cls, names) in enumerate(sorted(layout.items())):
+        (root / cls).mkdir(parents=True)
+        for name in names:
+            write_png(root / cls / name, picture(k))
+    (root / ".hidden").mkdir()
+    write_png(root / ".hidden" / "x.png", picture(7))
+    write_png(root / "loose.png", picture(8))
+    return root
+
+
+def test_image_folder_gives_labels(folder):
+    ds, classes, class_to_idx = bf.image_folder(folder)
+    assert classes == ["cat", "dog"] and class_to_idx == {"cat": 0, "dog": 1}
+    assert list(ds.indices) == ["cat/a.png", "cat/b.png", "cat/c.png", "dog/a.png", "dog/d.png"]
+    seen = {}
+    for b in ds.p.load().gen_batch(2, n_epochs=1, shuffle=3, prefetch=2):
+        assert b.labels.dtype == np.int64 and len(b.labels) == len(b)
+        for name, label, im in zip(b.indices, b.labels, b.images):
+            assert label == class_to_idx[name.split("/")[0]]
+            assert im[0, 0, 0] == 10 + 10 * label  # picture(label)
+            seen[name] = label
+    assert len(seen) == 5
+    t = ds.p.load().to_tensor().next_batch(5).labels
+    assert list(t) == [0, 0, 0, 1, 1]
+
+
+def test_image_folder_subsets_and_subclasses_keep_labels(folder):
+    class Mine(ImagesBatch):
+        pass
+
+    ds, _, _ = Mine.image_folder(folder)
+    assert ds.batch_class is Mine
+    sub = ds.create_subset(np.array(["dog/d.png", "cat/b.png"], dtype=object))
+    b = sub.p.load().next_batch(2)
+    assert list(b.indices) == ["dog/d.png", "cat/b.png"] and list(b.labels) == [1, 0]
+    ds.split(0.6)
+    for part in (ds.train, ds.test):
+        for b in part.p.load().gen_batch(1, n_epochs=1):
+            assert b.labels[0] == (b.indices[0].startswith("dog"))
+
+
+def test_image_folder_drop_keeps_labels_aligned(folder):
+    (folder / "cat" / "b.png").write_bytes(b"broken")
+    ds, _, _ = bf.image_folder(folder)
+    p = ds.p.load(on_error="drop")
+    batches = list(p.gen_batch(5, n_epochs=1))
+    assert len(batches) == 1
+    b = batches[0]
+    assert list(b.indices) == ["cat/a.png", "cat/c.png", "dog/a.png", "dog/d.png"]
+    assert list(b.labels) == [0, 0, 1, 1] and len(b.images) == 4
+    assert p.last_run["dropped"] == 1
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(ValueError, match="image_folder.*no/such"):
+        bf.image_folder(tmp_path / "no" / "such")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="image_folder"):
+        bf.image_folder(tmp_path / "empty")
+    with pytest.raises(TypeError, match="batch_class"):
+        bf.image_folder(tmp_path, batch_class=bf.Batch)

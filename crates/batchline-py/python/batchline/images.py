@@ -24,18 +24,19 @@ Random actions draw per image from the run's seed: a seeded run gives the same i
 ``prefetch``. A Python ``@action`` after them reads ``self.images`` as NumPy: a list of
 ``H x W x C`` ``uint8`` arrays, or one array after ``to_tensor`` (float32) / ``to_tensor_u8``,
 which owns the Rust allocation (no copy). PyTorch: ``torch.from_numpy(batch.images)``; JAX:
-``jax.numpy.asarray(batch.images)``. The dataset is a ``Dataset(FilesIndex(...), ImagesBatch)``.
-Native actions come before the Python actions of a pipeline. Bad arguments raise
+``jax.numpy.asarray(batch.images)``. The dataset is a ``Dataset(FilesIndex(...), ImagesBatch)``,
+or ``image_folder(root)`` (``ImagesBatch.image_folder(root)``), whose labels reach
+``batch.labels``. Native actions come before the Python actions of a pipeline. Bad arguments raise
 ``TypeError`` / ``ValueError`` naming the action when the run starts.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .batch import _ACTION, Batch
 
-__all__ = ["ImagesBatch"]
+__all__ = ["ImagesBatch", "image_folder"]
 
 Size = Union[int, Tuple[int, int]]
 Range = Tuple[float, float]
@@ -257,3 +258,31 @@ class ImagesBatch(Batch):
     to_tensor_u8 = _native("to_tensor_u8", _to_tensor_u8,
                            "Stacks the images into one uint8 array.")
     dump = _native("dump", _dump, "Writes every image as dst/<id>.png (creating dst).")
+
+    @classmethod
+    def image_folder(cls, root: Any) -> Tuple[Any, List[str], Dict[str, int]]:
+        """``image_folder(root)`` with this batch class."""
+        return image_folder(root, batch_class=cls)
+
+
+def image_folder(root: Any, batch_class: type = ImagesBatch
+                 ) -> Tuple[Any, List[str], Dict[str, int]]:
+    """The image-classification folder ``root/<class>/.../<image>`` as torchvision's
+    ``ImageFolder`` reads it: ``(dataset, classes, class_to_idx)``. The classes are the
+    sub-folders of ``root`` sorted by name, labelled 0 to C - 1; the dataset's ids are the
+    paths relative to ``root`` (``'cat/0001.jpg'``), and ``load`` gives each batch its
+    ``labels`` (an ``int64`` array, aligned with the images after drops too). Its subsets and
+    splits keep the labels. ``ValueError`` when ``root`` is not such a folder."""
+    import numpy as np
+
+    from . import _batchline
+    from .dataset import Dataset
+    from .index import FilesIndex
+
+    if not (isinstance(batch_class, type) and issubclass(batch_class, ImagesBatch)):
+        raise TypeError(f"image_folder: batch_class must be ImagesBatch or a subclass of it, "
+                        f"not {batch_class!r}")
+    data, ids, paths, classes, class_to_idx = _batchline.ImagesData.image_folder(str(root))
+    index = FilesIndex(index=np.asarray(ids, dtype=object), paths=paths)
+    index.__dict__["_native_images"] = data
+    return Dataset(index, batch_class), list(classes), dict(class_to_idx)

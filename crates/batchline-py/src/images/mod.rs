@@ -6,7 +6,7 @@ use std::sync::Arc;
 use batchline::images::{ImagesBatch, ImagesSource, Tensor};
 use batchline::{ActionError, Batch, BatchIndex, FileIds, FilesIndex};
 use numpy::{PyArray1, PyArrayMethods, ToPyArray};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -95,7 +95,50 @@ impl ImagesData {
             ids: Arc::new(ids),
         })
     }
+
+    /// The class folders of `root` (`root/<class>/…/<image>`, torchvision's `ImageFolder`),
+    /// with the label of each image: `(data, ids, paths, classes, class_to_idx)`, the ids
+    /// being the paths relative to `root` (`cat/0001.jpg`).
+    #[staticmethod]
+    fn image_folder(root: std::path::PathBuf) -> PyResult<ImageFolderParts> {
+        let folder = ImagesSource::image_folder(&root)
+            .map_err(|e| PyValueError::new_err(format!("image_folder: {e}")))?;
+        let ids = folder.files.index().ids().to_vec();
+        let paths = ids
+            .iter()
+            .map(|id| {
+                let path = folder.files.path(id).expect("an id of the index");
+                path.to_string_lossy().into_owned()
+            })
+            .collect();
+        let data = Self {
+            source: Arc::clone(folder.dataset.source()),
+            ids: Arc::new(ids.clone()),
+        };
+        Ok((data, ids, paths, folder.classes, folder.class_to_idx))
+    }
+
+    /// The same images (and labels) for a dataset of the ids `ids`, one per position
+    /// (`KeyError` for an id without an image).
+    fn select(&self, ids: Vec<String>) -> PyResult<Self> {
+        if let Some(id) = ids.iter().find(|id| self.source.path(id).is_none()) {
+            return Err(PyKeyError::new_err(format!("no image for the id {id:?}")));
+        }
+        Ok(Self {
+            source: Arc::clone(&self.source),
+            ids: Arc::new(ids),
+        })
+    }
 }
+
+/// What `ImagesData.image_folder` returns.
+type ImageFolderParts = (
+    ImagesData,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    std::collections::BTreeMap<String, i64>,
+);
 
 impl PyBatch {
     /// The batch's native images, made from its ids on first use.
