@@ -393,3 +393,21 @@ def test_image_folder_errors(tmp_path):
         bf.image_folder(tmp_path / "empty")
     with pytest.raises(TypeError, match="batch_class"):
         bf.image_folder(tmp_path, batch_class=bf.Batch)
+
+
+def test_named_expressions_are_refused(one):
+    ds, _ = one
+    with pytest.raises(TypeError, match="rotate.*constant arguments"):
+        ds.p.load().rotate(angle=bf.R("uniform", 0, 30)).run(1, n_epochs=1)
+
+
+def test_dump_of_an_image_folder_makes_its_class_folders(folder, tmp_path):
+    ds, _, _ = bf.image_folder(folder)
+    ds.p.load().dump(dst=tmp_path / "out").run(5, n_epochs=1)
+    out = tmp_path / "out"
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["cat/a.png.png", "cat/b.png.png", "cat/c.png.png", "dog/a.png.png",
+                       "dog/d.png.png"]
+    back = Dataset(FilesIndex(path=str(tmp_path / "out" / "dog" / "*.png"), sort=True),
+                   ImagesBatch)
+    assert np.array_equal(back.p.load().next_batch(1).images[0], picture(1))

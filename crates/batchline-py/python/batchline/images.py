@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .batch import _ACTION, Batch
+from .named_expr import _has_expr
 
 __all__ = ["ImagesBatch", "image_folder"]
 
@@ -51,6 +52,10 @@ def _native(op: str, signature: Callable[..., Dict[str, Any]], doc: str) -> Call
                            f"(dataset.p.{op}(...))")
 
     def emit(plan: Any, *args: Any, **kwargs: Any) -> None:
+        if _has_expr(args) or _has_expr(kwargs):
+            raise TypeError(f"action {op!r}: a native image action takes constant arguments, "
+                            f"not named expressions (its random variants draw per image from "
+                            f"the run's seed: random_flip, random_rotate, random_crop, ...)")
         try:
             options = signature(*args, **kwargs)
         except TypeError as e:
