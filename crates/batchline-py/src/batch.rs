@@ -56,6 +56,12 @@ impl Batch for PyBatch {
 }
 
 impl PyBatch {
+    /// Replaces the batch's items by those at `positions` (the ids of a `PyBatch` are its
+    /// positions).
+    pub(crate) fn set_positions(&mut self, positions: Vec<usize>) {
+        self.index = BatchIndex::new(positions.clone(), positions);
+    }
+
     /// The Python batch object, built by the factory on first use; native data is handed to
     /// it first (without a copy) so that Python code sees it.
     pub(crate) fn object<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

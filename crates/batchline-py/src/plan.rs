@@ -124,8 +124,8 @@ impl Plan {
         self.push(action)
     }
 
-    /// A native image action (`load`, `resize`, `to_tensor`, `to_tensor_u8`): it runs
-    /// without the GIL.
+    /// A native image action (`load`, `resize`, `flip`, `to_tensor`, … : see
+    /// `images::images_action`): it runs without the GIL.
     fn images_op(&mut self, op: &str, kwargs: &Bound<'_, PyDict>) -> PyResult<()> {
         let action = crate::images::images_action(op, kwargs)?;
         self.push(action)
@@ -241,6 +241,8 @@ struct Summary {
     items: u64,
     skipped: u64,
     failed: u64,
+    /// The items actions dropped from their batches (`load(on_error='drop')`): id and error.
+    dropped: Vec<(String, String)>,
     profile: Option<String>,
 }
 
@@ -252,6 +254,11 @@ impl Summary {
             items: r.items,
             skipped: r.skipped,
             failed: r.failed,
+            dropped: r
+                .item_failures
+                .iter()
+                .map(|f| (f.id.clone(), f.error.clone()))
+                .collect(),
             profile: iter.profile().map(|p| p.to_string()),
         }
     }
@@ -325,8 +332,9 @@ impl RunIter {
         self.shut(py);
     }
 
-    /// What the run did so far: batches, items, skipped, failed and the profile table (with
-    /// `profile=True`), as a dict.
+    /// What the run did so far: batches, items, skipped, failed, dropped (the number of items
+    /// dropped from their batches) with `dropped_items` (their `(id, error)`), and the profile
+    /// table (with `profile=True`), as a dict.
     fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let summary = {
             let guard = self.inner.try_lock().map_err(|_| {
@@ -347,6 +355,8 @@ impl RunIter {
         d.set_item("items", summary.items)?;
         d.set_item("skipped", summary.skipped)?;
         d.set_item("failed", summary.failed)?;
+        d.set_item("dropped", summary.dropped.len())?;
+        d.set_item("dropped_items", summary.dropped)?;
         d.set_item("profile", summary.profile)?;
         Ok(d)
     }

@@ -15,7 +15,7 @@ from .exceptions import (ActionFailed, ActionPanicked, BatchFlowException, Batch
                          BuildError, EmptyBatchSequence, HookError, LockError, RunError,
                          SkipBatchException, SpecError, StopPipeline, TooManyFailures,
                          _make_error)
-from .images import ImagesBatch
+from .images import ImagesBatch, image_folder
 from .index import DatasetIndex, FilesIndex, calc_split
 from .named_expr import B, C, D, F, I, L, NamedExpression, R, V, W, eval_expr
 from .pipeline import Pipeline
@@ -30,5 +30,5 @@ __all__ = [
     "F", "I", "L", "R", "V", "W", "eval_expr", "ActionFailed", "ActionPanicked",
     "BatchFlowException", "BatchlineError", "BuildError", "EmptyBatchSequence", "HookError",
     "LockError", "RunError", "SkipBatchException", "SpecError", "StopPipeline",
-    "TooManyFailures", "ImagesBatch",
+    "TooManyFailures", "ImagesBatch", "image_folder",
 ]

@@ -37,8 +37,12 @@ class Dataset:
         if issubclass(batch_class, ImagesBatch) and isinstance(self.index, FilesIndex) \
                 and len(self.index):
             from . import _batchline
-            paths = [self.index.get_fullpath(i) for i in self.index.indices.tolist()]
-            self._native_images = _batchline.ImagesData(paths)
+            folder = self.index.__dict__.get("_native_images")
+            if folder is not None:  # an image folder's: its labels by id
+                self._native_images = folder.select(self.index.indices.tolist())
+            else:
+                paths = [self.index.get_fullpath(i) for i in self.index.indices.tolist()]
+                self._native_images = _batchline.ImagesData(paths)
 
     @property
     def indices(self) -> np.ndarray:

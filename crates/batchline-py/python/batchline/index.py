@@ -336,6 +336,10 @@ class FilesIndex(DatasetIndex):
 
     def _copy_attrs(self, new: DatasetIndex) -> None:
         new._paths = {k: self._paths[k] for k in new._ids.tolist()}  # type: ignore[attr-defined]
+        # The native images (with labels) of an image folder's index: see image_folder.
+        native = self.__dict__.get("_native_images")
+        if native is not None:
+            new.__dict__["_native_images"] = native
 
     @property
     def paths(self) -> dict:

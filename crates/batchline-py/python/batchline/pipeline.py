@@ -885,7 +885,9 @@ class Pipeline:
 
     @property
     def last_run(self) -> Optional[dict]:
-        """What the last finished run did: batches, items, skipped, failed, profile."""
+        """What the last finished run did: batches, items, skipped, failed, dropped (items
+        dropped from their batches, as by ``load(on_error='drop')``) with ``dropped_items``
+        (their ``(id, error)``), profile."""
         return self._last_report
 
     def __len__(self) -> int:

@@ -317,7 +317,8 @@ impl<I: Id + Display> ImagesBatch<I> {
         self.stack_u8(layout)
     }
 
-    /// Writes every image as `<dir>/<id>.png` (and masks as `<id>_mask.png`), creating `dir`.
+    /// Writes every image as `<dir>/<id>.png` (and masks as `<id>_mask.png`), creating `dir`
+    /// (and the folders of ids with a `/`, such as an image folder's `cat/0001.jpg`).
     #[action]
     pub fn dump(&mut self, dir: PathBuf, ctx: &mut Context) -> ActionResult {
         std::fs::create_dir_all(&dir).map_err(|e| ImageError::Write {
@@ -337,7 +338,16 @@ impl<I: Id + Display> ImagesBatch<I> {
                     .map(|(m, id)| (format!("{id}_mask.png"), m)),
             )
             .collect();
-        ctx.par_try_map(&named, |(name, img), _| save(img, &dir.join(name)))?;
+        ctx.par_try_map(&named, |(name, img), _| {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent().filter(|p| *p != dir) {
+                std::fs::create_dir_all(parent).map_err(|e| ImageError::Write {
+                    path: parent.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+            }
+            save(img, &path)
+        })?;
         Ok(())
     }
 }

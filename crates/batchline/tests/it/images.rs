@@ -991,6 +991,30 @@ fn corrupt_and_missing_files_fail_naming_their_path() {
 }
 
 #[test]
+fn dump_makes_the_folders_of_an_image_folders_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for class in ["cat", "dog"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        distinct(3, 2).save(root.join(class).join("a.png")).unwrap();
+    }
+    let out = dir.path().join("out");
+    let folder = ImagesSource::image_folder(&root).unwrap();
+    let report = folder
+        .dataset
+        .p()
+        .load()
+        .dump(out.clone())
+        .run(&RunSpec::new(2))
+        .unwrap();
+    assert_eq!(report.items, 2);
+    for class in ["cat", "dog"] {
+        let back = image::open(out.join(class).join("a.png.png")).unwrap();
+        assert_eq!(back.to_rgb8(), distinct(3, 2), "{class}");
+    }
+}
+
+#[test]
 fn dump_writes_pngs_that_decode_to_the_same_pixels() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir: PathBuf = dir.path().join("out");

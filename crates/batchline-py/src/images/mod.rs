@@ -3,14 +3,19 @@
 
 use std::sync::Arc;
 
-use batchline::images::{Filter, ImagesBatch, ImagesSource, Layout, Tensor};
-use batchline::{Action, ActionError, Batch, BatchIndex, Context, FileIds, FilesIndex};
+use batchline::images::{ImagesBatch, ImagesSource, Tensor};
+use batchline::{ActionError, Batch, BatchIndex, FileIds, FilesIndex};
 use numpy::{PyArray1, PyArrayMethods, ToPyArray};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyList;
 
 use crate::batch::PyBatch;
+
+mod actions;
+mod args;
+
+pub(crate) use actions::images_action;
 
 /// The images of a files dataset, and the id of every position.
 pub(crate) struct ImagesSourceRef {
@@ -90,7 +95,50 @@ impl ImagesData {
             ids: Arc::new(ids),
         })
     }
+
+    /// The class folders of `root` (`root/<class>/…/<image>`, torchvision's `ImageFolder`),
+    /// with the label of each image: `(data, ids, paths, classes, class_to_idx)`, the ids
+    /// being the paths relative to `root` (`cat/0001.jpg`).
+    #[staticmethod]
+    fn image_folder(root: std::path::PathBuf) -> PyResult<ImageFolderParts> {
+        let folder = ImagesSource::image_folder(&root)
+            .map_err(|e| PyValueError::new_err(format!("image_folder: {e}")))?;
+        let ids = folder.files.index().ids().to_vec();
+        let paths = ids
+            .iter()
+            .map(|id| {
+                let path = folder.files.path(id).expect("an id of the index");
+                path.to_string_lossy().into_owned()
+            })
+            .collect();
+        let data = Self {
+            source: Arc::clone(folder.dataset.source()),
+            ids: Arc::new(ids.clone()),
+        };
+        Ok((data, ids, paths, folder.classes, folder.class_to_idx))
+    }
+
+    /// The same images (and labels) for a dataset of the ids `ids`, one per position
+    /// (`KeyError` for an id without an image).
+    fn select(&self, ids: Vec<String>) -> PyResult<Self> {
+        if let Some(id) = ids.iter().find(|id| self.source.path(id).is_none()) {
+            return Err(PyKeyError::new_err(format!("no image for the id {id:?}")));
+        }
+        Ok(Self {
+            source: Arc::clone(&self.source),
+            ids: Arc::new(ids),
+        })
+    }
 }
+
+/// What `ImagesData.image_folder` returns.
+type ImageFolderParts = (
+    ImagesData,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    std::collections::BTreeMap<String, i64>,
+);
 
 impl PyBatch {
     /// The batch's native images, made from its ids on first use.
@@ -111,88 +159,16 @@ impl PyBatch {
         }
         Ok(&mut self.native.as_mut().expect("just made").0)
     }
-}
 
-fn pair(kwargs: &Bound<'_, PyDict>, key: &str, op: &str) -> PyResult<(u32, u32)> {
-    kwargs
-        .get_item(key)?
-        .ok_or_else(|| PyKeyError::new_err(format!("{op}: missing argument {key:?}")))?
-        .extract::<(u32, u32)>()
-        .map_err(|_| PyValueError::new_err(format!("{op}: {key} must be (width, height)")))
-}
-
-fn layout(kwargs: &Bound<'_, PyDict>, op: &str) -> PyResult<Layout> {
-    let name: String = match kwargs.get_item("layout")? {
-        Some(v) => v.extract()?,
-        None => "nchw".into(),
-    };
-    match name.to_ascii_lowercase().as_str() {
-        "nchw" | "channels_first" => Ok(Layout::Nchw),
-        "nhwc" | "channels_last" => Ok(Layout::Nhwc),
-        other => Err(PyValueError::new_err(format!(
-            "{op}: layout {other:?} is not 'nchw' or 'nhwc'"
-        ))),
-    }
-}
-
-fn filter(kwargs: &Bound<'_, PyDict>, op: &str) -> PyResult<Filter> {
-    let name: String = match kwargs.get_item("filter")? {
-        Some(v) => v.extract()?,
-        None => "bilinear".into(),
-    };
-    match name.to_ascii_lowercase().as_str() {
-        "nearest" => Ok(Filter::Nearest),
-        "box" => Ok(Filter::Box),
-        "bilinear" => Ok(Filter::Bilinear),
-        "bicubic" | "catmullrom" => Ok(Filter::CatmullRom),
-        "lanczos" | "lanczos3" => Ok(Filter::Lanczos3),
-        other => Err(PyValueError::new_err(format!(
-            "{op}: unknown filter {other:?}"
-        ))),
-    }
-}
-
-fn floats(kwargs: &Bound<'_, PyDict>, key: &str) -> PyResult<Vec<f32>> {
-    match kwargs.get_item(key)? {
-        Some(v) if !v.is_none() => v.extract(),
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// A native image action (`load`, `resize`, `to_tensor`, `to_tensor_u8`), which runs
-/// without the GIL. Bad arguments raise `ValueError` / `KeyError` naming the action.
-pub(crate) fn images_action(op: &str, kwargs: &Bound<'_, PyDict>) -> PyResult<Action<PyBatch>> {
-    {
-        let action: Action<PyBatch> = match op {
-            "load" => Action::new("load", |b: &mut PyBatch, ctx: &mut Context| {
-                b.images()?.load(ctx)
-            }),
-            "resize" => {
-                let (w, h) = pair(kwargs, "size", op)?;
-                let f = filter(kwargs, op)?;
-                Action::new("resize", move |b: &mut PyBatch, ctx: &mut Context| {
-                    b.images()?.resize(w, h, f, ctx)
-                })
+    /// After a native action: the batch's positions are those of the images it kept (a
+    /// `load(on_error='drop')` drops the items that did not load), so that the Python batch
+    /// object gets the ids of its images and labels.
+    pub(crate) fn sync_positions(&mut self) {
+        if let Some(native) = &self.native {
+            let kept = native.0.index().positions();
+            if kept.len() != self.index().len() {
+                self.set_positions(kept.to_vec());
             }
-            "to_tensor" => {
-                let l = layout(kwargs, op)?;
-                let (mean, std) = (floats(kwargs, "mean")?, floats(kwargs, "std")?);
-                Action::new("to_tensor", move |b: &mut PyBatch, ctx: &mut Context| {
-                    b.images()?.to_tensor(l, mean.clone(), std.clone(), ctx)
-                })
-            }
-            "to_tensor_u8" => {
-                let l = layout(kwargs, op)?;
-                Action::new("to_tensor_u8", move |b: &mut PyBatch, _: &mut Context| {
-                    b.images()?.to_tensor_u8(l)
-                })
-            }
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "{other:?} is not a native image action"
-                )))
-            }
-        };
-        Ok(action)
+        }
     }
 }
