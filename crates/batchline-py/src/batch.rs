@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::images::NativeImages;
+use crate::tables::NativeTable;
 
 /// What every batch of a run shares: the Python factory of batch objects, and the native
 /// sources, if any.
@@ -15,11 +16,30 @@ pub(crate) struct Source {
     pub(crate) factory: Py<PyAny>,
     /// The images of an `ImagesBatch` dataset made of files.
     pub(crate) images: Option<crate::images::ImagesSourceRef>,
+    /// The rows of a `TableBatch` dataset.
+    pub(crate) table: Option<crate::tables::TableSourceRef>,
+}
+
+/// The native data of a batch (images or a table) while Rust actions own it.
+pub(crate) enum Native {
+    Images(NativeImages),
+    Table(NativeTable),
+}
+
+impl Native {
+    /// Hands the native data to the Python batch object (without a copy where the data
+    /// allows).
+    fn export(self, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        match self {
+            Native::Images(images) => images.export(py, obj),
+            Native::Table(table) => table.export(py, obj),
+        }
+    }
 }
 
 /// A batch of the Python API: the positions of its items, the Python batch object (built the
-/// first time Python needs it, with the GIL) and the native parts (images) that Rust actions
-/// work on without the GIL.
+/// first time Python needs it, with the GIL) and the native parts (images, a table) that Rust
+/// actions work on without the GIL.
 pub(crate) struct PyBatch {
     index: BatchIndex<usize>,
     pub(crate) source: Arc<Source>,
@@ -30,8 +50,8 @@ pub(crate) struct PyBatch {
     /// The batch's number and the run's seed, recorded by the run's first step.
     pub(crate) number: u64,
     pub(crate) seed: u64,
-    /// Native images, while Rust actions own them.
-    pub(crate) native: Option<NativeImages>,
+    /// Native images or table, while Rust actions own them.
+    pub(crate) native: Option<Native>,
 }
 
 impl Batch for PyBatch {

@@ -6,6 +6,8 @@
 //! * `plan`: the steps of a pipeline (Python actions take the GIL only while Python runs)
 //!   and the run's iterator (which releases the GIL while it waits);
 //! * `images`: native image actions, which never take the GIL, and zero-copy NumPy arrays;
+//! * `tables`: native table actions on Arrow batches (CSV, Parquet, `.npy`), their columns
+//!   as NumPy views of the Arrow buffers;
 //! * `errors`: Python exceptions to engine errors and back;
 //! * `index`: batches of positions drawn by the Rust index (BatchFlow's batching rules);
 //! * `thread_state`: one Python thread state per worker thread, kept for the thread's life.
@@ -17,6 +19,7 @@ mod errors;
 mod images;
 mod index;
 mod plan;
+mod tables;
 mod thread_state;
 
 /// Called by `atexit`: worker threads that exit from now on leave their Python thread state
@@ -32,6 +35,8 @@ fn _batchline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<plan::Plan>()?;
     m.add_class::<plan::RunIter>()?;
     m.add_class::<images::ImagesData>()?;
+    m.add_class::<tables::TableData>()?;
+    m.add_class::<tables::TableStatsData>()?;
     m.add_class::<index::IndexBatches>()?;
     m.add_function(wrap_pyfunction!(errors::_register, m)?)?;
     m.add_function(wrap_pyfunction!(index::batch_positions, m)?)?;

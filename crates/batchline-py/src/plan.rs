@@ -131,6 +131,13 @@ impl Plan {
         self.push(action)
     }
 
+    /// A native table action (`load`, `select`, `standardize`, `to_tensor`, … : see
+    /// `tables::table_action`): it runs without the GIL.
+    fn table_op(&mut self, op: &str, kwargs: &Bound<'_, PyDict>) -> PyResult<()> {
+        let action = crate::tables::table_action(op, kwargs)?;
+        self.push(action)
+    }
+
     /// Takes the named lock until `release_lock` (or the end of the batch).
     fn acquire_lock(&mut self, name: String) -> PyResult<()> {
         self.step(|p| p.acquire_lock(name))
@@ -167,7 +174,7 @@ impl Plan {
     #[pyo3(signature = (
         n_items, factory, batch_size, *, shuffle=None, seed=None, n_epochs=None, n_iters=None,
         drop_last=false, prefetch=0, ignore_errors=false, profile=false, progress=false,
-        images=None,
+        images=None, table=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn run(
@@ -186,6 +193,7 @@ impl Plan {
         profile: bool,
         progress: bool,
         images: Option<PyRef<'_, crate::images::ImagesData>>,
+        table: Option<PyRef<'_, crate::tables::TableData>>,
     ) -> PyResult<RunIter> {
         if batch_size == 0 {
             return Err(PyValueError::new_err("batch_size must be at least 1"));
@@ -193,6 +201,7 @@ impl Plan {
         let source = Source {
             factory,
             images: images.map(|i| i.source()),
+            table: table.map(|t| t.source()),
         };
         let dataset: Dataset<PyBatch> = Dataset::new(DatasetIndex::from_count(n_items), source);
         let pipeline = self.take()?.with_dataset(dataset);

@@ -32,6 +32,12 @@ GOOD = textwrap.dedent("""
         pass
     n: int = len(bf.DatasetIndex(5))
     sizes = bf.calc_split(10, [0.5, 0.2])
+
+    def tables(path: str) -> None:
+        tds = bf.TableBatch.from_csv(path, dtypes={"a": "float32"})
+        stats: bf.TableStats = bf.TableStats.fit(tds, ["a"])
+        mean: np.ndarray = stats["a"].mean
+        tp: bf.Pipeline = tds.p.load().standardize(stats).to_tensor(["a"])
 """)
 
 BAD = GOOD + "\nbad: str = bf.calc_split(10, 0.8)\n"

@@ -19,6 +19,7 @@ from .images import ImagesBatch, image_folder
 from .index import DatasetIndex, FilesIndex, calc_split
 from .named_expr import B, C, D, F, I, L, NamedExpression, R, V, W, eval_expr
 from .pipeline import Pipeline
+from .tables import ColumnStats, TableBatch, TableStats
 
 _batchline._register(SkipBatchException, StopPipeline, _make_error)
 
@@ -30,5 +31,5 @@ __all__ = [
     "F", "I", "L", "R", "V", "W", "eval_expr", "ActionFailed", "ActionPanicked",
     "BatchFlowException", "BatchlineError", "BuildError", "EmptyBatchSequence", "HookError",
     "LockError", "RunError", "SkipBatchException", "SpecError", "StopPipeline",
-    "TooManyFailures", "ImagesBatch", "image_folder",
+    "TooManyFailures", "ImagesBatch", "image_folder", "TableBatch", "TableStats", "ColumnStats",
 ]

@@ -32,7 +32,14 @@ class Dataset:
         self.test: Optional["Dataset"] = None
         self.validation: Optional["Dataset"] = None
         self._native_images: Any = None
+        self._native_table: Any = None
         from .images import ImagesBatch
+        from .tables import TableBatch
+        table = self.index.__dict__.get("_native_table")
+        if table is not None and issubclass(batch_class, TableBatch):
+            rows = np.asarray(self.index.indices, dtype=np.int64)
+            whole = len(rows) == table.n_rows() and bool((rows == np.arange(len(rows))).all())
+            self._native_table = table if whole else table.select(rows)
         from .index import FilesIndex
         if issubclass(batch_class, ImagesBatch) and isinstance(self.index, FilesIndex) \
                 and len(self.index):

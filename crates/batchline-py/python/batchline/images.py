@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .batch import _ACTION, Batch
-from .named_expr import _has_expr
+from ._native import native_action
+from .batch import Batch
 
 __all__ = ["ImagesBatch", "image_folder"]
 
@@ -44,29 +44,8 @@ Range = Tuple[float, float]
 
 
 def _native(op: str, signature: Callable[..., Dict[str, Any]], doc: str) -> Callable:
-    """The method ``op`` of ``ImagesBatch``: a native action whose arguments ``signature``
-    binds (and returns as the keyword dict of the Rust action)."""
-
-    def method(self: "ImagesBatch", *args: Any, **kwargs: Any) -> "ImagesBatch":
-        raise RuntimeError(f"ImagesBatch.{op} is a native action: use it in a pipeline "
-                           f"(dataset.p.{op}(...))")
-
-    def emit(plan: Any, *args: Any, **kwargs: Any) -> None:
-        if _has_expr(args) or _has_expr(kwargs):
-            raise TypeError(f"action {op!r}: a native image action takes constant arguments, "
-                            f"not named expressions (its random variants draw per image from "
-                            f"the run's seed: random_flip, random_rotate, random_crop, ...)")
-        try:
-            options = signature(*args, **kwargs)
-        except TypeError as e:
-            raise TypeError(f"action {op!r}: {e}") from None
-        plan.images_op(op, options)
-
-    method.__name__ = op
-    method.__doc__ = doc
-    setattr(method, _ACTION, {"use_lock": False, "no_eval": ()})
-    setattr(method, "_batchline_native", emit)
-    return method
+    """The method ``op`` of ``ImagesBatch``: a native image action."""
+    return native_action("images", op, signature, doc)
 
 
 def _load(fmt: str = "image", dst: str = "images", src: Any = None, on_error: str = "raise",

@@ -193,7 +193,13 @@ class DatasetIndex:
         return new
 
     def _copy_attrs(self, new: "DatasetIndex") -> None:
-        """Copies what a subclass keeps besides the ids (FilesIndex: the paths)."""
+        """Copies what an index keeps besides the ids: the native data of a table dataset
+        or an image folder (its subsets and splits keep it), and what a subclass adds
+        (FilesIndex: the paths)."""
+        for key in ("_native_table", "_native_images"):
+            native = self.__dict__.get(key)
+            if native is not None:
+                new.__dict__[key] = native
 
     def create_batch(self, index: Any, pos: bool = True, as_array: bool = False) -> Any:
         """The sub-index of the positions (``pos=True``) or ids ``index``."""
@@ -335,11 +341,8 @@ class FilesIndex(DatasetIndex):
         self.train = self.test = self.validation = None
 
     def _copy_attrs(self, new: DatasetIndex) -> None:
+        super()._copy_attrs(new)
         new._paths = {k: self._paths[k] for k in new._ids.tolist()}  # type: ignore[attr-defined]
-        # The native images (with labels) of an image folder's index: see image_folder.
-        native = self.__dict__.get("_native_images")
-        if native is not None:
-            new.__dict__["_native_images"] = native
 
     @property
     def paths(self) -> dict:

@@ -774,10 +774,11 @@ class Pipeline:
         plan = _batchline.Plan()
         self._emit(plan, ops)
         factory = _factory(ds, self, total, extra)
-        images = getattr(ds, "_native_images", None)
         spec = dict(shuffle=rust_shuffle, seed=seed, n_epochs=n_epochs, n_iters=n_iters,
                     drop_last=drop_last, prefetch=int(prefetch), ignore_errors=ignore,
-                    profile=profile, progress=progress, images=images)
+                    profile=profile, progress=progress,
+                    images=getattr(ds, "_native_images", None),
+                    table=getattr(ds, "_native_table", None))
         if n_epochs == 0 or n_iters == 0:
             spec["n_iters"], spec["n_epochs"] = 0, None
         elif n_epochs is None and n_iters is None:

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::batch::PyBatch;
+use crate::batch::{Native, PyBatch};
 
 mod actions;
 mod args;
@@ -155,16 +155,24 @@ impl PyBatch {
             let positions = self.index().ids().to_vec();
             let ids = positions.iter().map(|&p| src.ids[p].clone()).collect();
             let index = BatchIndex::new(ids, positions);
-            self.native = Some(NativeImages(ImagesBatch::create(index, &src.source)));
+            self.native = Some(Native::Images(NativeImages(ImagesBatch::create(
+                index,
+                &src.source,
+            ))));
         }
-        Ok(&mut self.native.as_mut().expect("just made").0)
+        match self.native.as_mut() {
+            Some(Native::Images(images)) => Ok(&mut images.0),
+            _ => Err(ActionError::msg(
+                "native image actions cannot run on a batch of a table",
+            )),
+        }
     }
 
     /// After a native action: the batch's positions are those of the images it kept (a
     /// `load(on_error='drop')` drops the items that did not load), so that the Python batch
     /// object gets the ids of its images and labels.
     pub(crate) fn sync_positions(&mut self) {
-        if let Some(native) = &self.native {
+        if let Some(Native::Images(native)) = &self.native {
             let kept = native.0.index().positions();
             if kept.len() != self.index().len() {
                 self.set_positions(kept.to_vec());

@@ -199,6 +199,27 @@ impl TableBatch {
         self.tensor.as_ref().ok_or(TableError::NoTensor)
     }
 
+    /// The batch's table and tensor, taken out of it (to hand them on without a copy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Float32Array, RecordBatch};
+    /// use batchline::table::{TableBatch, TableBatchActions, TableSource};
+    /// use batchline::{Dataset, DatasetIndex, RunSpec};
+    ///
+    /// let t = RecordBatch::try_from_iter([("a", Arc::new(Float32Array::from(vec![1.0, 2.0])) as _)])?;
+    /// let dataset: Dataset<TableBatch> = Dataset::new(DatasetIndex::from_count(2), TableSource::from_batch(t));
+    /// let batch = dataset.p().load().to_tensor(vec!["a".into()]).gen_batch(&RunSpec::new(2))?.next().unwrap()?;
+    /// let (table, tensor) = batch.into_parts();
+    /// assert_eq!((table.unwrap().num_rows(), tensor.unwrap().dim()), (2, (2, 1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_parts(self) -> (Option<RecordBatch>, Option<Array2<f32>>) {
+        (self.table, self.tensor)
+    }
+
     /// Replaces columns by new ones of the same name.
     fn replace(&mut self, new: Vec<(usize, ArrayRef)>) -> Result<(), TableError> {
         let table = self.table()?;
