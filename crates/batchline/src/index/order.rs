@@ -42,28 +42,24 @@ pub(super) fn permutation(len: usize, seed: u64, epoch: u64) -> Order {
 /// [`permutation`], written into `buf` (whose allocation is reused when its width fits).
 fn permutation_into(buf: Order, len: usize, seed: u64, epoch: u64) -> Order {
     let mut rng = shuffle_rng(seed, epoch);
-    match u32::try_from(len) {
-        Ok(narrow_len) => {
-            let mut order = match buf {
-                Order::Narrow(order) => order,
-                Order::Wide(_) => Vec::new(),
-            };
-            order.clear();
-            order.extend(0..narrow_len);
-            order.shuffle(&mut rng);
-            Order::Narrow(order)
-        }
-        Err(_) => {
-            let mut order = match buf {
-                Order::Wide(order) => order,
-                Order::Narrow(_) => Vec::new(),
-            };
-            order.clear();
-            order.extend(0..len);
-            order.shuffle(&mut rng);
-            Order::Wide(order)
-        }
+    match (u32::try_from(len), buf) {
+        (Ok(narrow), Order::Narrow(order)) => Order::Narrow(shuffled(order, 0..narrow, &mut rng)),
+        (Ok(narrow), Order::Wide(_)) => Order::Narrow(shuffled(Vec::new(), 0..narrow, &mut rng)),
+        (Err(_), Order::Wide(order)) => Order::Wide(shuffled(order, 0..len, &mut rng)),
+        (Err(_), Order::Narrow(_)) => Order::Wide(shuffled(Vec::new(), 0..len, &mut rng)),
     }
+}
+
+/// `items` shuffled, in the allocation of `order`.
+fn shuffled<T, R: rand::Rng + ?Sized>(
+    mut order: Vec<T>,
+    items: impl Iterator<Item = T>,
+    rng: &mut R,
+) -> Vec<T> {
+    order.clear();
+    order.extend(items);
+    order.shuffle(rng);
+    order
 }
 
 /// What the shuffling thread is asked to do.
