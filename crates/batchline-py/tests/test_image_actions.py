@@ -3,6 +3,8 @@ ones, shapes for the resizing ones, seeded randomness that does not depend on pr
 load's options (on_error='drop' keeps the batch aligned), and bad arguments naming the
 action."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -411,3 +413,47 @@ def test_dump_of_an_image_folder_makes_its_class_folders(folder, tmp_path):
     back = Dataset(FilesIndex(path=str(tmp_path / "out" / "dog" / "*.png"), sort=True),
                    ImagesBatch)
     assert np.array_equal(back.p.load().next_batch(1).images[0], picture(1))
+
+
+# masks
+
+@pytest.fixture
+def masked(tmp_path):
+    """Two pictures in img/ and their masks (named like them, other extension folder)."""
+    os.makedirs(tmp_path / "img")
+    os.makedirs(tmp_path / "masks")
+    masks = []
+    for i in range(2):
+        write_png(tmp_path / "img" / f"p{i}.png", picture(i))
+        m = (np.arange(24).reshape(4, 6) * 10 + i).astype(np.uint8)
+        write_png(tmp_path / "masks" / f"p{i}.png", m)
+        masks.append(m)
+    return tmp_path, masks
+
+
+def test_masks_are_matched_by_name_and_move_with_their_images(masked):
+    root, masks = masked
+    ds = Dataset(FilesIndex(path=str(root / "img" / "*.png")), ImagesBatch,
+                 masks=str(root / "masks" / "*.png"))
+    b = ds.p.load().flip(mode="lr").next_batch(2)
+    assert [m.shape for m in b.masks] == [(4, 6), (4, 6)]
+    assert sorted(b.indices) == ["p0.png", "p1.png"]
+    for i, name in enumerate(b.indices):
+        k = int(name[1])
+        assert np.array_equal(b.masks[i], masks[k][:, ::-1])
+        assert np.array_equal(b.images[i], picture(k)[:, ::-1])
+    b = ds.p.load().crop(origin=(1, 2), shape=(3, 2)).next_batch(2)
+    assert np.array_equal(b.masks[0], masks[int(b.indices[0][1])][2:4, 1:4])
+
+
+def test_a_subset_keeps_its_masks_and_a_missing_mask_names_the_image(masked):
+    root, masks = masked
+    ds = Dataset(FilesIndex(path=str(root / "img" / "*.png")), ImagesBatch,
+                 masks=str(root / "masks" / "*.png"))
+    sub = ds.create_subset(["p1.png"])
+    b = sub.p.load().next_batch(1)
+    assert np.array_equal(b.masks[0], masks[1])
+    os.remove(root / "masks" / "p1.png")
+    with pytest.raises(ValueError, match="no mask for 1 image.*p1.png"):
+        Dataset(FilesIndex(path=str(root / "img" / "*.png")), ImagesBatch,
+                masks=str(root / "masks" / "*.png"))

@@ -12,15 +12,16 @@ from batchline import Dataset, FilesIndex, ImagesBatch, action
 
 
 def write_png(path, rgb):
-    """A plain 8-bit RGB PNG (no library needed)."""
-    h, w, _ = rgb.shape
+    """A plain 8-bit RGB PNG, or grey for a 2-D array (no library needed)."""
+    h, w = rgb.shape[:2]
+    colour = 2 if rgb.ndim == 3 else 0
     raw = b"".join(b"\x00" + rgb[y].astype(np.uint8).tobytes() for y in range(h))
 
     def chunk(kind, data):
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
     path.write_bytes(png)
 

@@ -15,7 +15,10 @@ __all__ = ["Dataset"]
 
 class Dataset:
     """``Dataset(index, batch_class=Batch, preloaded=None, copy=False, **attrs)``: ``index``
-    is a ``DatasetIndex`` or anything it accepts (``Dataset(100)``)."""
+    is a ``DatasetIndex`` or anything it accepts (``Dataset(100)``). An ``ImagesBatch``
+    dataset of a ``FilesIndex`` takes ``masks=`` (a glob, a list of paths or a
+    ``FilesIndex``): the mask of each image is the file of the same name without its
+    extension (``img/0001.jpg`` and ``masks/0001.png``)."""
 
     def __init__(self, index: Any, batch_class: type = Batch, *args: Any, preloaded: Any = None,
                  copy: bool = False, **kwargs: Any):
@@ -31,25 +34,15 @@ class Dataset:
         self.train: Optional["Dataset"] = None
         self.test: Optional["Dataset"] = None
         self.validation: Optional["Dataset"] = None
+        # The native data of an ImagesBatch of files (with its masks) or of a TableBatch.
+        from .images import ImagesBatch, _native_images
+        from .tables import TableBatch, _native_table
         self._native_images: Any = None
         self._native_table: Any = None
-        from .images import ImagesBatch
-        from .tables import TableBatch
-        table = self.index.__dict__.get("_native_table")
-        if table is not None and issubclass(batch_class, TableBatch):
-            rows = np.asarray(self.index.indices, dtype=np.int64)
-            whole = len(rows) == table.n_rows() and bool((rows == np.arange(len(rows))).all())
-            self._native_table = table if whole else table.select(rows)
-        from .index import FilesIndex
-        if issubclass(batch_class, ImagesBatch) and isinstance(self.index, FilesIndex) \
-                and len(self.index):
-            from . import _batchline
-            folder = self.index.__dict__.get("_native_images")
-            if folder is not None:  # an image folder's: its labels by id
-                self._native_images = folder.select(self.index.indices.tolist())
-            else:
-                paths = [self.index.get_fullpath(i) for i in self.index.indices.tolist()]
-                self._native_images = _batchline.ImagesData(paths)
+        if issubclass(batch_class, ImagesBatch):
+            self._native_images = _native_images(self.index, kwargs.get("masks"))
+        elif issubclass(batch_class, TableBatch):
+            self._native_table = _native_table(self.index)
 
     @property
     def indices(self) -> np.ndarray:

@@ -26,7 +26,10 @@ Random actions draw per image from the run's seed: a seeded run gives the same i
 which owns the Rust allocation (no copy). PyTorch: ``torch.from_numpy(batch.images)``; JAX:
 ``jax.numpy.asarray(batch.images)``. The dataset is a ``Dataset(FilesIndex(...), ImagesBatch)``,
 or ``image_folder(root)`` (``ImagesBatch.image_folder(root)``), whose labels reach
-``batch.labels``. Native actions come before the Python actions of a pipeline. Bad arguments raise
+``batch.labels``. ``Dataset(FilesIndex(...), ImagesBatch, masks='masks/*.png')`` gives each
+image the mask file of the same name (without extension): ``batch.masks`` is a list of
+``H x W`` ``uint8`` arrays, moved (nearest filter) with their images by every geometric
+action. Native actions come before the Python actions of a pipeline. Bad arguments raise
 ``TypeError`` / ``ValueError`` naming the action when the run starts.
 """
 
@@ -247,6 +250,48 @@ class ImagesBatch(Batch):
     def image_folder(cls, root: Any) -> Tuple[Any, List[str], Dict[str, int]]:
         """``image_folder(root)`` with this batch class."""
         return image_folder(root, batch_class=cls)
+
+
+def _native_images(index: Any, masks: Any) -> Any:
+    """The native images of a dataset over ``index`` (a non-empty ``FilesIndex``), with the
+    mask files of ``masks`` matched by name; ``None`` for another index."""
+    from . import _batchline
+    from .index import FilesIndex
+
+    if not isinstance(index, FilesIndex) or not len(index):
+        return None
+    folder = index.__dict__.get("_native_images")
+    if folder is not None:  # an image folder's: its labels by id
+        if masks is not None:
+            raise ValueError("masks= is not supported with image_folder")
+        return folder.select(index.indices.tolist())
+    paths = [index.get_fullpath(i) for i in index.indices.tolist()]
+    return _batchline.ImagesData(paths, None if masks is None else _mask_paths(paths, masks))
+
+
+def _stem(path: str) -> str:
+    import os
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _mask_paths(paths: List[str], masks: Any) -> List[str]:
+    """The mask file of every image of ``paths``: the file of ``masks`` (a glob, a list of
+    paths or a ``FilesIndex``) with the image's name without its extension."""
+    from .index import FilesIndex
+
+    files = masks if isinstance(masks, FilesIndex) else FilesIndex(path=masks)
+    by_stem: Dict[str, str] = {}
+    for path in (files.get_fullpath(i) for i in files.indices.tolist()):
+        other = by_stem.setdefault(_stem(path), path)
+        if other != path:
+            raise ValueError(f"masks: {other!r} and {path!r} are both the mask of "
+                             f"{_stem(path)!r}")
+    missing = [p for p in paths if _stem(p) not in by_stem]
+    if missing:
+        raise ValueError(f"masks: no mask for {len(missing)} image(s), the first "
+                         f"{missing[0]!r} (a mask is the file named like its image, "
+                         f"{_stem(missing[0])}.<ext>)")
+    return [by_stem[_stem(p)] for p in paths]
 
 
 def image_folder(root: Any, batch_class: type = ImagesBatch

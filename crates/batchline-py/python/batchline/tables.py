@@ -200,6 +200,18 @@ def _dataset(data: Any, batch_class: type) -> Any:
     return Dataset(index, batch_class)
 
 
+def _native_table(index: Any) -> Any:
+    """The native table of a dataset over ``index`` (its ids are the rows), if the index is
+    a table dataset's (or a subset or split of one)."""
+    table = index.__dict__.get("_native_table")
+    if table is None:
+        return None
+    rows = np.asarray(index.indices, dtype=np.int64)
+    if len(rows) == table.n_rows() and bool((rows == np.arange(len(rows))).all()):
+        return table
+    return table.select(rows)
+
+
 class ColumnStats(NamedTuple):
     """The statistics of one column, one value per element (a scalar column has one)."""
 

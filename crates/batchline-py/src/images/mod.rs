@@ -50,6 +50,15 @@ impl NativeImages {
             }
             obj.setattr("images", list)?;
         }
+        if let Some(masks) = batch.masks.take() {
+            let list = PyList::empty(py);
+            for mask in masks {
+                let (w, h) = (mask.width() as usize, mask.height() as usize);
+                let grey = mask.into_luma8().into_raw();
+                list.append(PyArray1::from_vec(py, grey).reshape([h, w])?)?;
+            }
+            obj.setattr("masks", list)?;
+        }
         if let Some(labels) = batch.labels.take() {
             obj.setattr("labels", labels.to_pyarray(py))?;
         }
@@ -75,9 +84,11 @@ impl ImagesData {
 
 #[pymethods]
 impl ImagesData {
-    /// The images of the files `paths` (one per position of the dataset's index).
+    /// The images of the files `paths` (one per position of the dataset's index), with the
+    /// mask file of each (`masks[i]` for `paths[i]`) when given.
     #[new]
-    fn new(paths: Vec<String>) -> PyResult<Self> {
+    #[pyo3(signature = (paths, masks=None))]
+    fn new(paths: Vec<String>, masks: Option<Vec<String>>) -> PyResult<Self> {
         let patterns: Vec<String> = paths.iter().map(|p| glob::Pattern::escape(p)).collect();
         let files = FilesIndex::new(&patterns, FileIds::Name)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -90,8 +101,20 @@ impl ImagesData {
                     .ok_or_else(|| PyValueError::new_err(format!("{p:?} is not a file")))
             })
             .collect::<PyResult<Vec<_>>>()?;
+        let mut source = ImagesSource::from_files(&files);
+        if let Some(masks) = masks {
+            if masks.len() != ids.len() {
+                return Err(PyValueError::new_err(format!(
+                    "{} masks for {} images",
+                    masks.len(),
+                    ids.len()
+                )));
+            }
+            let pairs = ids.iter().cloned().zip(masks.into_iter().map(Into::into));
+            source = source.with_mask_paths(pairs);
+        }
         Ok(Self {
-            source: Arc::new(ImagesSource::from_files(&files)),
+            source: Arc::new(source),
             ids: Arc::new(ids),
         })
     }

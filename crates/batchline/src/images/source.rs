@@ -104,6 +104,40 @@ impl ImagesSource<String> {
         self
     }
 
+    /// Masks from explicit files, one `(image id, mask path)` pair per image (a mask is loaded
+    /// as grey), for masks whose file names differ from their images' (`0001.jpg` and
+    /// `0001_mask.png`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::images::{ImagesBatchActions, ImagesSource};
+    /// use batchline::{FilesIndex, RunSpec};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// image::RgbImage::new(4, 2).save(dir.path().join("a.jpg"))?;
+    /// image::GrayImage::new(4, 2).save(dir.path().join("a_mask.png"))?;
+    /// let files = FilesIndex::find(dir.path(), &["jpg"])?;
+    /// let source = ImagesSource::from_files(&files)
+    ///     .with_mask_paths([("a.jpg".to_string(), dir.path().join("a_mask.png"))]);
+    /// let dataset = batchline::Dataset::new(files, source);
+    /// let batch = dataset.p().load().next_batch(&RunSpec::new(1))?.unwrap();
+    /// assert_eq!(batch.masks.unwrap()[0].width(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_mask_paths(
+        mut self,
+        masks: impl IntoIterator<Item = (String, std::path::PathBuf)>,
+    ) -> Self {
+        self.masks = Some(
+            masks
+                .into_iter()
+                .map(|(id, path)| (id, Entry::File(path)))
+                .collect(),
+        );
+        self
+    }
+
     /// The dataset of an image-classification folder, `root/<class>/…/<image>`, with the
     /// mapping of torchvision's `ImageFolder`: the classes are the sub-folders of `root`
     /// sorted by name, labelled 0 to C − 1; each class holds the image files anywhere under its
