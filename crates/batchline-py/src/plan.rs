@@ -19,13 +19,25 @@ use crate::errors::{action_error, to_py_err};
 #[pyclass(module = "batchline._batchline")]
 pub(crate) struct Plan {
     pipeline: Option<Pipeline<PyBatch>>,
+    /// Native image steps not in the pipeline yet: a `load` and the steps fused into it.
+    images: crate::images::Pending,
 }
 
 impl Plan {
-    fn take(&mut self) -> PyResult<Pipeline<PyBatch>> {
+    /// The pipeline as it is so far, without the open chain of image steps.
+    fn take_raw(&mut self) -> PyResult<Pipeline<PyBatch>> {
         self.pipeline
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("this plan has been used by a run"))
+    }
+
+    /// The pipeline with every step recorded so far (the open chain of image steps closed).
+    fn take(&mut self) -> PyResult<Pipeline<PyBatch>> {
+        let p = self.take_raw()?;
+        Ok(match self.images.flush() {
+            Some(chain) => p.push(chain),
+            None => p,
+        })
     }
 
     fn step(&mut self, f: impl FnOnce(Pipeline<PyBatch>) -> Pipeline<PyBatch>) -> PyResult<()> {
@@ -89,6 +101,7 @@ impl Plan {
         });
         Self {
             pipeline: Some(Pipeline::template().push(first)),
+            images: Default::default(),
         }
     }
 
@@ -97,6 +110,7 @@ impl Plan {
     fn sub() -> Self {
         Self {
             pipeline: Some(Pipeline::template()),
+            images: Default::default(),
         }
     }
 
@@ -127,8 +141,13 @@ impl Plan {
     /// A native image action (`load`, `resize`, `flip`, `to_tensor`, … : see
     /// `images::images_action`): it runs without the GIL.
     fn images_op(&mut self, op: &str, kwargs: &Bound<'_, PyDict>) -> PyResult<()> {
-        let action = crate::images::images_action(op, kwargs)?;
-        self.push(action)
+        let step = crate::images::images_action(op, kwargs)?;
+        let mut p = self.take_raw()?;
+        for action in self.images.add(op, step) {
+            p = p.push(action);
+        }
+        self.pipeline = Some(p);
+        Ok(())
     }
 
     /// A native table action (`load`, `select`, `standardize`, `to_tensor`, … : see
@@ -161,12 +180,11 @@ impl Plan {
     }
 
     /// The names of the steps.
-    fn step_names(&self) -> PyResult<Vec<String>> {
-        Ok(self
-            .pipeline
-            .as_ref()
-            .ok_or_else(|| PyRuntimeError::new_err("this plan has been used by a run"))?
-            .step_names())
+    fn step_names(&mut self) -> PyResult<Vec<String>> {
+        let p = self.take()?;
+        let names = p.step_names();
+        self.pipeline = Some(p);
+        Ok(names)
     }
 
     /// Starts a run over `n_items` items; `factory(positions, batch_number, seed)` builds

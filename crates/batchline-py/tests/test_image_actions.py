@@ -457,3 +457,42 @@ def test_a_subset_keeps_its_masks_and_a_missing_mask_names_the_image(masked):
     with pytest.raises(ValueError, match="no mask for 1 image.*p1.png"):
         Dataset(FilesIndex(path=str(root / "img" / "*.png")), ImagesBatch,
                 masks=str(root / "masks" / "*.png"))
+
+
+# one pass per image: load and the per-image steps after it run fused
+
+@pytest.fixture
+def noisy(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        write_png(tmp_path / f"{i}.png", rng.integers(0, 255, (40, 60, 3)).astype(np.uint8))
+    write_png(tmp_path / "mask-free.png", rng.integers(0, 255, (30, 30, 3)).astype(np.uint8))
+    return Dataset(FilesIndex(path=str(tmp_path / "*.png")), ImagesBatch)
+
+
+@pytest.mark.parametrize("steps", [
+    lambda p: p.random_resized_crop(16).random_flip().to_tensor(mean=(0.5,) * 3, std=(0.2,) * 3),
+    lambda p: p.resize(size=(30, 20)).center_crop(10).flip(mode="ud").convert("L").to_tensor(),
+    lambda p: p.resize_shorter(24).random_crop(12).flip(p=0.5).to_tensor_u8(),
+    lambda p: p.crop(origin="random", shape=(20, 10)).scale(0.5).contrast(1.5),
+])
+def test_a_fused_load_gives_the_images_of_separate_actions(noisy, steps):
+    def images(fuse, k):
+        out = []
+        for b in steps(noisy.p.load(fuse=fuse)).gen_batch(4, n_epochs=1, shuffle=3, prefetch=k):
+            out.extend(np.asarray(im) for im in b.images)
+        return out
+
+    separate = images(False, 0)
+    assert len(separate) == 9
+    for k in (0, 2):
+        fused = images(True, k)
+        assert len(fused) == len(separate)
+        assert all(np.array_equal(a, b) for a, b in zip(fused, separate))
+
+
+def test_a_fused_step_is_named_by_its_steps_in_errors(noisy):
+    with pytest.raises(bf.ActionFailed, match=r'action "load\+resize\+crop".*cannot crop'):
+        noisy.p.load().resize(size=(10, 10)).crop(origin=(5, 5), shape=(8, 8)).next_batch(2)
+    with pytest.raises(TypeError, match="load: dct_scaling must be a bool"):
+        noisy.p.load(dct_scaling="yes").next_batch(2)

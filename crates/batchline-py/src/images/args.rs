@@ -253,7 +253,18 @@ impl<'a, 'py> Args<'a, 'py> {
         }
     }
 
-    /// The options of `load`: `on_error` (`'raise'` or `'drop'`), `lenient`, `max_pixels`.
+    /// The bool `key` (`default` when missing or `None`).
+    pub(crate) fn flag(&self, key: &str, default: bool) -> PyResult<bool> {
+        match self.opt(key)? {
+            Some(v) => v.extract::<bool>().map_err(|_| {
+                self.type_error(format!("{key} must be a bool, not {}", type_name(&v)))
+            }),
+            None => Ok(default),
+        }
+    }
+
+    /// The options of `load`: `on_error` (`'raise'` or `'drop'`), `lenient`, `max_pixels`,
+    /// `dct_scaling`.
     pub(crate) fn load_options(&self) -> PyResult<LoadOptions> {
         let mut options = LoadOptions::new();
         match self.name("on_error", "raise")?.as_str() {
@@ -263,13 +274,11 @@ impl<'a, 'py> Args<'a, 'py> {
                 return Err(self.value_error(format!("on_error {other:?} is not 'raise' or 'drop'")))
             }
         }
-        if let Some(v) = self.opt("lenient")? {
-            let lenient = v.extract::<bool>().map_err(|_| {
-                self.type_error(format!("lenient must be a bool, not {}", type_name(&v)))
-            })?;
-            if lenient {
-                options = options.lenient();
-            }
+        // DCT-scaled JPEG decoding (in a fused load only) changes the pixels a little: off
+        // unless asked for.
+        options = options.dct_scaling(self.flag("dct_scaling", false)?);
+        if self.flag("lenient", false)? {
+            options = options.lenient();
         }
         if self.opt("max_pixels")?.is_some() {
             let n = self.int_in("max_pixels", 1, i64::MAX)?;

@@ -14,8 +14,10 @@ use crate::batch::{Native, PyBatch};
 
 mod actions;
 mod args;
+mod fuse;
 
 pub(crate) use actions::images_action;
+pub(crate) use fuse::Pending;
 
 /// The images of a files dataset, and the id of every position.
 pub(crate) struct ImagesSourceRef {
