@@ -217,6 +217,17 @@ def test_a_python_action_after_native_ones_reads_the_components(table):
         np.testing.assert_allclose(b.norm, np.hypot(v["a"], v["b"])[b.indices], rtol=1e-5)
 
 
+def test_a_subclass_may_declare_the_columns_as_components(table):
+    path, v = table
+
+    class Declared(TableBatch):
+        components = ("a", "label")
+
+    (b,) = batches(Declared.from_csv(path).p.load().select(["a", "label"]), 100)
+    assert b.components == ("a", "label")
+    assert np.array_equal(b.a, v["a"]) and b.data[1].dtype == np.int64
+
+
 def test_rebatch_after_native_actions_merges_columns(table):
     path, v = table
     got = batches(TableBatch.from_csv(path).p.load().select(["a", "name"]).rebatch(30), 7)

@@ -127,8 +127,11 @@ class TableBatch(Batch):
                 raise ValueError("the table has a column named 'tensor' and to_tensor made "
                                  "batch.tensor: select the columns to keep first")
             names += ("tensor",)
+        declared = type(self).components or ()
         for name in names:
-            if name != "tensor" and (name in self.__dict__ or hasattr(type(self), name)):
+            if name == "tensor" or name in declared:
+                continue
+            if name in self.__dict__ or hasattr(type(self), name):
                 raise ValueError(f"the column {name!r} clashes with the attribute "
                                  f"{type(self).__name__}.{name}: leave it out with "
                                  f"select([...]) (or rename it in the file)")
