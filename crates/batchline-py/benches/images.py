@@ -115,6 +115,9 @@ def make_files(root, n, pipelines):
         params = {"version": DATA_VERSION, "n": n, "size": size}
         if not (marker.exists() and json.loads(marker.read_text()) == params):
             if folder.exists():
+                if not marker.exists() and any(folder.iterdir()):
+                    raise SystemExit(f"{folder} exists and was not made by this script: "
+                                     f"give --keep a new or empty folder")
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             start = time.perf_counter()
