@@ -448,6 +448,8 @@ def main():
         return child(args)
     pipelines = [p for p in args.pipelines.split(",") if p]
     variants = [v for v in args.variants.split(",") if v]
+    if args.images < BATCH:
+        ap.error(f"--images must be at least the batch size, {BATCH}")
     for name, allowed in (("pipeline", PIPELINES), ("variant", VARIANTS)):
         for x in (pipelines if name == "pipeline" else variants):
             if x not in allowed:
