@@ -112,7 +112,7 @@ def make_files(root, n, pipelines):
         folder = Path(root) / pipeline
         ext, size = (".png", (256, 256)) if pipeline == "png" else (".jpg", (500, 375))
         marker = folder / "params.json"
-        params = {"version": DATA_VERSION, "n": n, "size": size}
+        params = {"version": DATA_VERSION, "n": n, "size": list(size)}
         if not (marker.exists() and json.loads(marker.read_text()) == params):
             if folder.exists():
                 if not marker.exists() and any(folder.iterdir()):
