@@ -18,8 +18,9 @@ fine grain; seeded). Pipelines, batches of 32, one epoch = every file:
 Variants (`--variants`): batchline-k0, batchline-k3 (`ImagesBatch`'s native actions at prefetch
 0, 3), batchflow-k0, batchflow-k3 (BatchFlow's `ImagesBatch` on PIL with its own actions;
 BatchFlow has no random resized crop nor normalisation, so the jpeg pipeline adds them as
-`@apply_parallel` methods, on PIL's `resize(box=)` and NumPy), torch-w0, torch-w1, torch-w2 (the standalone mode of
-`crates/batchline-cli/src/bench/torch_dataloader.py`, pipelines png and train). Each variant
+`@apply_parallel` methods, on PIL's `resize(box=)` and NumPy), torch-w0, torch-w1, torch-w2
+(the standalone mode of `crates/batchline-cli/src/bench/torch_dataloader.py`, pipelines png
+and train). Each variant
 runs in its own process (this script again with `--variant`, or the DataLoader script), which
 runs one epoch untimed, then `--rounds` (5) timed epochs, and reports its best; meanwhile this
 process sums the VmRSS of the child and all its descendants every 10 ms and reports the peak
@@ -29,10 +30,11 @@ best BatchFlow and the best DataLoader row of the same command. A variant whose 
 not import is left out with the reason; a run past `--timeout` seconds is reported as a hang.
 
 BatchFlow and PyTorch are not dependencies of batchline: install them beside it, e.g. in a
-venv that sees the system packages (`python3 -m venv --system-site-packages /tmp/bfenv &&
-/tmp/bfenv/bin/python -m pip install batchflow==0.10.1`, with torch and torchvision in the
-system or the venv), then run the script with `/tmp/bfenv/bin/python`. Install batchline with
-the release build for figures (`python3 -m pip install ./crates/batchline-py`).
+venv that sees the system packages, with torch and torchvision in the system or the venv:
+`python3 -m venv --system-site-packages /tmp/bfenv && /tmp/bfenv/bin/python -m pip install
+batchflow==0.10.1 pandas` (BatchFlow imports pandas when it runs), then run the script with
+`/tmp/bfenv/bin/python`. Install batchline there with the release build for figures
+(`/tmp/bfenv/bin/python -m pip install ./crates/batchline-py`).
 """
 
 import argparse
@@ -44,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib import metadata, util
 from pathlib import Path
@@ -318,8 +321,6 @@ def measure(cmd, timeout):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out_file, err_file = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     # Drain the pipes in threads so that a chatty child never blocks on a full pipe.
-    import threading
-
     def drain(pipe, sink):
         for line in pipe:
             sink.write(line)
