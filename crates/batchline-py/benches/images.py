@@ -16,7 +16,9 @@ fine grain; seeded). Pipelines, batches of 32, one epoch = every file:
   horizontal flip -> float32 NCHW normalised with ImageNet's mean and std
 
 Variants (`--variants`): batchline-k0, batchline-k3 (`ImagesBatch`'s native actions at prefetch
-0, 3), batchflow-k0, batchflow-k3 (BatchFlow's `ImagesBatch` on PIL with its own actions;
+0, 3: `load` and the steps after it run fused, one pass per image), batchline-chain-k0,
+batchline-chain-k3 (the same with `load(fuse=False)`: one pass over the batch per action),
+batchflow-k0, batchflow-k3 (BatchFlow's `ImagesBatch` on PIL with its own actions;
 BatchFlow has no random resized crop nor normalisation, so the jpeg pipeline adds them as
 `@apply_parallel` methods, on PIL's `resize(box=)` and NumPy), torch-w0, torch-w1, torch-w2
 (the standalone mode of `crates/batchline-cli/src/bench/torch_dataloader.py`, pipelines png
@@ -55,8 +57,8 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 BATCH = 32
 PIPELINES = ("png", "jpeg")
-VARIANTS = ("batchline-k0", "batchline-k3", "batchflow-k0", "batchflow-k3",
-            "torch-w0", "torch-w1", "torch-w2")
+VARIANTS = ("batchline-k0", "batchline-k3", "batchline-chain-k0", "batchline-chain-k3",
+            "batchflow-k0", "batchflow-k3", "torch-w0", "torch-w1", "torch-w2")
 TORCH_SCRIPT = (Path(__file__).resolve().parents[2] / "batchline-cli" / "src" / "bench"
                 / "torch_dataloader.py")
 UNAVAILABLE = 3  # exit status of a child whose library cannot be imported
@@ -160,15 +162,15 @@ def check(images, pipeline, n, full):
     return float(images[-1, -1, -1, -1])  # reads the last sample: the work is done
 
 
-def batchline_pipeline(folder, pipeline):
+def batchline_pipeline(folder, pipeline, fuse=True):
     import batchline as bl
 
     ext = "png" if pipeline == "png" else "jpg"
     ds = bl.Dataset(bl.FilesIndex(path=f"{folder}/*.{ext}"), bl.ImagesBatch)
     if pipeline == "png":
-        return (ds.p.load().resize(size=(128, 128)).random_flip(mode="lr", p=0.5)
+        return (ds.p.load(fuse=fuse).resize(size=(128, 128)).random_flip(mode="lr", p=0.5)
                 .to_tensor()), len(ds)
-    return (ds.p.load()
+    return (ds.p.load(fuse=fuse)
             .random_resized_crop(224, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
             .random_flip(mode="lr", p=0.5)
             .to_tensor(mean=MEAN, std=STD)), len(ds)
@@ -256,9 +258,11 @@ def child(args):
     `RESULT {json}`."""
     lib, k = args.variant.split("-k")
     try:
-        if lib == "batchline":
+        if lib.startswith("batchline"):
             import batchline as module
-            make = batchline_pipeline
+
+            def make(folder, pipeline):
+                return batchline_pipeline(folder, pipeline, fuse=lib != "batchline-chain")
         else:
             import batchflow as module
             make = batchflow_pipeline
