@@ -261,6 +261,25 @@ def test_subsets_and_splits_read_their_own_rows(table):
         assert np.array_equal(got, v["a"][part.indices])
 
 
+def test_a_block_shuffled_view_is_a_permutation_that_changes_with_its_seed(table):
+    path, v = table
+    ds = TableBatch.from_csv(path)
+
+    def rows(seed):
+        view = TableBatch.block_shuffled(ds, seed=seed, window=2)
+        return np.concatenate([b.a for b in batches(view.p.load(), 10)])
+
+    first = rows(1)
+    assert sorted(first.tolist()) == sorted(v["a"].tolist())  # every row once
+    assert not np.array_equal(first, v["a"])  # not the file's order
+    assert np.array_equal(rows(1), first) and not np.array_equal(rows(2), first)
+    ds.split(0.5)
+    with pytest.raises(ValueError, match="whole table"):
+        TableBatch.block_shuffled(ds.train, seed=1)
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        TableBatch.block_shuffled(ds, seed=1, window=0)
+
+
 # errors
 
 def test_bad_files_name_the_file_and_what_is_wrong(tmp_path):

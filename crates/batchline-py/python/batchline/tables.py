@@ -8,7 +8,9 @@ A table dataset reads its rows from files, lazily, batch by batch::
     ds = TableBatch.from_npz("data.npz")                # uncompressed .npz, memory-mapped
 
 Its index is a ``DatasetIndex`` of the row numbers, so ``split``, ``create_subset`` and every
-batching rule work as for any dataset. The native actions (pipeline steps):
+batching rule work as for any dataset. ``TableBatch.block_shuffled(ds, seed)`` gives a whole
+table's rows in a block-shuffled order, for shuffled epochs over Parquet files larger than
+memory (each batch reads a few row groups, each row group is decoded about once per epoch). The native actions (pipeline steps):
 
 * ``load()``: reads the batch's rows (every column);
 * ``select(columns)``: keeps these columns, in this order;
@@ -189,6 +191,28 @@ class TableBatch(Batch):
         from . import _batchline
         import os
         return _dataset(_batchline.TableData.npz(os.fspath(path)), cls)
+
+
+    @classmethod
+    def block_shuffled(cls, dataset: Any, seed: int, window: int = 4) -> Any:
+        """The rows of a whole table dataset in a block-shuffled order, for a shuffled epoch
+        over a Parquet file larger than memory at the best throughput: the row groups are
+        shuffled, then rows are permuted within each window of ``window`` row groups, so that
+        a batch reads at most ``window`` row groups (use ``cache_row_groups >= window``).
+        A weaker shuffle than ``shuffle=``: run it with the shuffle off, and make a new one
+        (a new ``seed``) for each epoch::
+
+            ds = TableBatch.from_parquet("big.parquet", cache_row_groups=8)
+            for epoch in range(3):
+                view = TableBatch.block_shuffled(ds, seed=epoch, window=4)
+                for batch in view.p.load().gen_batch(256, n_epochs=1, prefetch=3):
+                    ...
+        """
+        data = getattr(dataset, "_native_table", None)
+        if data is None:
+            raise TypeError("block_shuffled needs a table dataset (TableBatch.from_csv, "
+                            "from_parquet, from_npy, from_npz)")
+        return _dataset(data.block_shuffled(seed, window), dataset.batch_class)
 
 
 def _dataset(data: Any, batch_class: type) -> Any:

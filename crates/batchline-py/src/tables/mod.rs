@@ -178,17 +178,22 @@ impl TableData {
     }
 
     /// The same source in blocks shuffled by `seed` within windows of `window` row groups
-    /// (see `TableSource::block_shuffled`).
+    /// (see `TableSource::block_shuffled`); only for a whole table (its rows in order).
     fn block_shuffled(&self, seed: u64, window: usize) -> PyResult<Self> {
         if window == 0 {
             return Err(PyValueError::new_err(
                 "block_shuffled: window must be at least 1",
             ));
         }
-        Ok(Self {
-            source: Arc::new(self.source.block_shuffled(seed, window)),
-            rows: Arc::clone(&self.rows),
-        })
+        let whole = self.rows.len() == self.source.rows()
+            && self.rows.iter().enumerate().all(|(i, &r)| i == r);
+        if !whole {
+            return Err(PyValueError::new_err(
+                "block_shuffled: only a whole table dataset (not a subset or a split) can be \
+                 block-shuffled: shuffle the table, then split it",
+            ));
+        }
+        Ok(Self::of(self.source.block_shuffled(seed, window)))
     }
 
     /// The number of rows of the source.
