@@ -302,6 +302,21 @@ fn decode_jpeg(
         decoder.input_colorspace(),
         Some(ColorSpace::Luma | ColorSpace::LumaA)
     );
+    // libjpeg-turbo for the common colour spaces; a file it fails on is an error when strict,
+    // and decoded by zune-jpeg when lenient (which fills what it cannot decode).
+    #[cfg(feature = "turbojpeg")]
+    let buf = if matches!(
+        decoder.input_colorspace(),
+        Some(ColorSpace::YCbCr | ColorSpace::RGB | ColorSpace::Luma)
+    ) {
+        match turbo::decode(bytes, path, (w, h), grey, buf) {
+            Ok(decoded) => return Ok(decoded),
+            Err(e) if options.strict => return Err(e),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        buf
+    };
     let (out, colour) = if grey {
         (ColorSpace::Luma, ColorType::L8)
     } else {
@@ -327,6 +342,73 @@ fn decode_jpeg(
         )
     })?;
     Ok(Decoded { image, scale: 1 })
+}
+
+/// Full-size JPEG decoding with libjpeg-turbo (feature `turbojpeg`).
+#[cfg(feature = "turbojpeg")]
+mod turbo {
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    use image::error::{DecodingError, ImageFormatHint};
+    use image::{ColorType, ImageFormat};
+
+    use super::{bad, from_raw, Decoded, ImageError};
+
+    thread_local! {
+        /// This thread's decompressor (making one per image costs an allocation of its state).
+        static DECOMPRESSOR: RefCell<Option<turbojpeg::Decompressor>> = const { RefCell::new(None) };
+    }
+
+    /// Decodes the JPEG `bytes` of `size` into `buf` (grown as needed), as RGB or grey. Its
+    /// warnings (a truncated file, corrupt scan data) are errors: libjpeg-turbo reports them
+    /// as a failure of the call.
+    pub(super) fn decode(
+        bytes: &[u8],
+        path: &Path,
+        (w, h): (u32, u32),
+        grey: bool,
+        mut buf: Vec<u8>,
+    ) -> Result<Decoded, ImageError> {
+        let fail = |e: turbojpeg::Error| ImageError::Decode {
+            path: path.to_path_buf(),
+            source: image::ImageError::Decoding(DecodingError::new(
+                ImageFormatHint::Exact(ImageFormat::Jpeg),
+                e,
+            )),
+        };
+        let (format, colour, channels) = if grey {
+            (turbojpeg::PixelFormat::GRAY, ColorType::L8, 1)
+        } else {
+            (turbojpeg::PixelFormat::RGB, ColorType::Rgb8, 3)
+        };
+        let (width, height) = (w as usize, h as usize);
+        buf.clear();
+        buf.resize(width * height * channels, 0);
+        DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let decompressor = match cell.as_mut() {
+                Some(d) => d,
+                None => cell.insert(turbojpeg::Decompressor::new().map_err(fail)?),
+            };
+            let image = turbojpeg::Image {
+                pixels: buf.as_mut_slice(),
+                width,
+                pitch: width * channels,
+                height,
+                format,
+            };
+            decompressor.decompress(bytes, image).map_err(fail)
+        })?;
+        let image = from_raw(colour, w, h, buf).ok_or_else(|| {
+            bad(
+                path,
+                ImageFormat::Jpeg,
+                "the decoder gave fewer samples than the image's size",
+            )
+        })?;
+        Ok(Decoded { image, scale: 1 })
+    }
 }
 
 /// Decodes a JPEG of `size` at `1 / scale` with jpeg-decoder's reduced inverse DCT: each side

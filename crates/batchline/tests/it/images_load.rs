@@ -467,3 +467,31 @@ fn split_off_and_merge_are_inverse() {
     let err = a.merge(b).unwrap_err();
     assert!(err.to_string().contains("tensor"), "{err}");
 }
+
+/// With the `turbojpeg` feature, libjpeg-turbo decodes: its pixels are those of zune-jpeg (the
+/// `image` crate's decoder) up to the rounding of their inverse DCTs and upsampling.
+#[cfg(feature = "turbojpeg")]
+#[test]
+fn libjpeg_turbo_decodes_to_the_pixels_of_zune_jpeg_within_rounding() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = jpeg_bytes(120, 80, 3);
+    let path = dir.path().join("good.jpg");
+    std::fs::write(&path, &good).unwrap();
+    let turbo = load_one(&path, LoadOptions::new()).unwrap().images[0].to_rgb8();
+    let zune = image::load_from_memory(&good).unwrap().to_rgb8();
+    assert_eq!(turbo.dimensions(), zune.dimensions());
+    let diffs: Vec<i32> = turbo
+        .as_raw()
+        .iter()
+        .zip(zune.as_raw())
+        .map(|(&a, &b)| (i32::from(a) - i32::from(b)).abs())
+        .collect();
+    let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+    assert!(mean < 1.5, "mean difference {mean}");
+    assert!(
+        diffs.iter().all(|&d| d <= 12),
+        "max {:?}",
+        diffs.iter().max()
+    );
+    assert_ne!(turbo.as_raw(), zune.as_raw(), "the same decoder ran twice");
+}
