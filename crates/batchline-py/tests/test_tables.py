@@ -367,15 +367,3 @@ def test_a_column_that_shadows_a_batch_attribute_is_refused_with_a_way_out(tmp_p
     (b,) = batches(ds.p.load().select(["x"]), 2)
     assert b.x.tolist() == [1.5, 2.5]
 
-
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "tables.py")
-
-
-@pytest.mark.skipif(not os.path.exists(EXAMPLE), reason="not run from the checkout")
-def test_the_tables_example_learns_its_rule():
-    import subprocess
-    import sys
-    out = subprocess.run([sys.executable, EXAMPLE], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    accuracy = float(out.stdout.split()[-1])
-    assert accuracy > 0.95, out.stdout
