@@ -1,40 +1,30 @@
 //! The Rust batch that carries a Python batch object (and native data) through the engine.
 
+use std::any::Any;
 use std::sync::Arc;
 
-use batchline::{Batch, BatchIndex};
+use batchline::{ActionError, Batch, BatchIndex};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::images::NativeImages;
-use crate::tables::NativeTable;
-
-/// What every batch of a run shares: the Python factory of batch objects, and the native
-/// sources, if any.
+/// What every batch of a run shares: the Python factory of batch objects, and the dataset's
+/// native source, if any.
 pub(crate) struct Source {
     /// `factory(positions, batch_number, seed) -> batch object`.
     pub(crate) factory: Py<PyAny>,
-    /// The images of an `ImagesBatch` dataset made of files.
-    pub(crate) images: Option<crate::images::ImagesSourceRef>,
-    /// The rows of a `TableBatch` dataset.
-    pub(crate) table: Option<crate::tables::TableSourceRef>,
+    /// The native source of the dataset: the images of an `ImagesBatch` dataset of files
+    /// (`images::ImagesSourceRef`) or the rows of a `TableBatch` dataset
+    /// (`tables::TableSourceRef`).
+    pub(crate) native: Option<Box<dyn Any + Send + Sync>>,
 }
 
-/// The native data of a batch (images or a table) while Rust actions own it.
-pub(crate) enum Native {
-    Images(NativeImages),
-    Table(NativeTable),
-}
-
-impl Native {
-    /// Hands the native data to the Python batch object (without a copy where the data
-    /// allows).
-    fn export(self, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
-        match self {
-            Native::Images(images) => images.export(py, obj),
-            Native::Table(table) => table.export(py, obj),
-        }
-    }
+/// The native data of a batch (images, a table) while Rust actions own it; the native
+/// modules (`images`, `tables`) implement it.
+pub(crate) trait Native: Any + Send {
+    /// Hands the data to the Python batch object (without a copy where the data allows).
+    fn export(self: Box<Self>, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()>;
+    /// The data, to be downcast to its type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 /// A batch of the Python API: the positions of its items, the Python batch object (built the
@@ -51,7 +41,7 @@ pub(crate) struct PyBatch {
     pub(crate) number: u64,
     pub(crate) seed: u64,
     /// Native images or table, while Rust actions own them.
-    pub(crate) native: Option<Native>,
+    pub(crate) native: Option<Box<dyn Native>>,
 }
 
 impl Batch for PyBatch {
@@ -80,6 +70,40 @@ impl PyBatch {
     /// positions).
     pub(crate) fn set_positions(&mut self, positions: Vec<usize>) {
         self.index = BatchIndex::new(positions.clone(), positions);
+    }
+
+    /// The batch's native data of type `T` (for the native actions of `what`: "image",
+    /// "table"), made by `make` from the run's native source `S` and the batch's index on first
+    /// use. An error when the run has no such source (`needs` says what it takes), or when a
+    /// Python action already has the batch.
+    pub(crate) fn native_mut<S: Any, T: Native>(
+        &mut self,
+        what: &str,
+        needs: &str,
+        make: impl FnOnce(&S, &BatchIndex<usize>) -> T,
+    ) -> Result<&mut T, ActionError> {
+        if self.native.is_none() {
+            if self.obj.is_some() {
+                return Err(ActionError::msg(format!(
+                    "native {what} actions must come before the Python actions of a pipeline"
+                )));
+            }
+            let source = Arc::clone(&self.source);
+            let src = source
+                .native
+                .as_ref()
+                .and_then(|s| s.downcast_ref::<S>())
+                .ok_or_else(|| ActionError::msg(format!("native {what} actions need {needs}")))?;
+            self.native = Some(Box::new(make(src, &self.index)));
+        }
+        self.native
+            .as_mut()
+            .and_then(|n| n.as_any_mut().downcast_mut::<T>())
+            .ok_or_else(|| {
+                ActionError::msg(format!(
+                    "native {what} actions cannot run on this batch's native data"
+                ))
+            })
     }
 
     /// The Python batch object, built by the factory on first use; native data is handed to

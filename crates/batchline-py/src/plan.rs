@@ -216,11 +216,12 @@ impl Plan {
         if batch_size == 0 {
             return Err(PyValueError::new_err("batch_size must be at least 1"));
         }
-        let source = Source {
-            factory,
-            images: images.map(|i| i.source()),
-            table: table.map(|t| t.source()),
+        let native: Option<Box<dyn std::any::Any + Send + Sync>> = match (images, table) {
+            (Some(images), _) => Some(Box::new(images.source())),
+            (None, Some(table)) => Some(Box::new(table.source())),
+            (None, None) => None,
         };
+        let source = Source { factory, native };
         let dataset: Dataset<PyBatch> = Dataset::new(DatasetIndex::from_count(n_items), source);
         let pipeline = self.take()?.with_dataset(dataset);
         let mut spec = RunSpec::new(batch_size)

@@ -2,27 +2,14 @@
 //! checked when the pipeline is built, becomes an engine action that calls the action of the
 //! Rust crate on the batch's images, without the GIL.
 
-use batchline::images::{ImagesBatch, PerImage};
-use batchline::{Action, ActionResult, Context};
+use batchline::images::PerImage;
+use batchline::Action;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::args::Args;
-use super::fuse::{Fuse, ImageStep};
+use super::step::{native, Fuse, ImageStep};
 use crate::batch::PyBatch;
-
-/// An engine action named `name` that runs `f` on the batch's native images; the batch's
-/// positions follow the items `f` dropped.
-pub(super) fn native<F>(name: &str, f: F) -> Action<PyBatch>
-where
-    F: Fn(&mut ImagesBatch<String>, &mut Context<'_>) -> ActionResult + Send + Sync + 'static,
-{
-    Action::new(name, move |b: &mut PyBatch, ctx: &mut Context<'_>| {
-        let result = f(b.images()?, ctx);
-        b.sync_positions();
-        result
-    })
-}
 
 /// An action that runs on its own.
 fn own(action: Action<PyBatch>) -> ImageStep {

@@ -11,26 +11,8 @@
 use batchline::images::{LoadOptions, PerImage};
 use batchline::Action;
 
-use super::actions::native;
+use super::step::{native, Fuse, ImageStep};
 use crate::batch::PyBatch;
-
-/// How a native image action takes part in fusion.
-pub(crate) enum Fuse {
-    /// `load`: starts a chain.
-    Load(LoadOptions),
-    /// A per-image step that can follow in a chain.
-    Step(Box<dyn FnOnce(PerImage) -> PerImage + Send>),
-    /// `to_tensor`: the last step of a chain.
-    Last(Box<dyn FnOnce(PerImage) -> PerImage + Send>),
-    /// Runs as an action of its own.
-    No,
-}
-
-/// A native image action, and how it fuses.
-pub(crate) struct ImageStep {
-    pub(crate) action: Action<PyBatch>,
-    pub(crate) fuse: Fuse,
-}
 
 /// A `load` and the steps fused into it so far.
 struct Chain {

@@ -15,6 +15,7 @@ use crate::batch::{Native, PyBatch};
 mod actions;
 mod args;
 mod fuse;
+mod step;
 
 pub(crate) use actions::images_action;
 pub(crate) use fuse::Pending;
@@ -28,11 +29,15 @@ pub(crate) struct ImagesSourceRef {
 /// A batch's native images while Rust actions own them.
 pub(crate) struct NativeImages(pub(crate) ImagesBatch<String>);
 
-impl NativeImages {
+impl Native for NativeImages {
     /// Hands the images to the Python batch object: the tensor (after `to_tensor`) as one
     /// array that owns the Rust allocation, else a list of `H x W x C` `uint8` arrays (each
-    /// owns its image's bytes); labels as an `int64` array.
-    pub(crate) fn export(self, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// owns its image's bytes); labels as an `int64` array, masks as `H x W` `uint8` arrays.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn export(self: Box<Self>, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut batch = self.0;
         if let Some(tensor) = batch.tensor.take() {
             let arr = match tensor {
@@ -168,40 +173,35 @@ type ImageFolderParts = (
 impl PyBatch {
     /// The batch's native images, made from its ids on first use.
     fn images(&mut self) -> Result<&mut ImagesBatch<String>, ActionError> {
-        if self.native.is_none() {
-            if self.obj.is_some() {
-                return Err(ActionError::msg(
-                    "native image actions must come before the Python actions of a pipeline",
-                ));
-            }
-            let src = self.source.images.as_ref().ok_or_else(|| {
-                ActionError::msg("native image actions need a Dataset of a FilesIndex")
-            })?;
-            let positions = self.index().ids().to_vec();
-            let ids = positions.iter().map(|&p| src.ids[p].clone()).collect();
-            let index = BatchIndex::new(ids, positions);
-            self.native = Some(Native::Images(NativeImages(ImagesBatch::create(
-                index,
-                &src.source,
-            ))));
-        }
-        match self.native.as_mut() {
-            Some(Native::Images(images)) => Ok(&mut images.0),
-            _ => Err(ActionError::msg(
-                "native image actions cannot run on a batch of a table",
-            )),
-        }
+        let native = self.native_mut(
+            "image",
+            "a Dataset of a FilesIndex",
+            |src: &ImagesSourceRef, index: &BatchIndex<usize>| {
+                let positions = index.ids().to_vec();
+                let ids = positions.iter().map(|&p| src.ids[p].clone()).collect();
+                NativeImages(ImagesBatch::create(
+                    BatchIndex::new(ids, positions),
+                    &src.source,
+                ))
+            },
+        )?;
+        Ok(&mut native.0)
     }
 
     /// After a native action: the batch's positions are those of the images it kept (a
     /// `load(on_error='drop')` drops the items that did not load), so that the Python batch
     /// object gets the ids of its images and labels.
     pub(crate) fn sync_positions(&mut self) {
-        if let Some(Native::Images(native)) = &self.native {
-            let kept = native.0.index().positions();
-            if kept.len() != self.index().len() {
-                self.set_positions(kept.to_vec());
-            }
+        let native = self
+            .native
+            .as_mut()
+            .and_then(|n| n.as_any_mut().downcast_mut());
+        let kept = match native {
+            Some(NativeImages(native)) => native.index().positions().to_vec(),
+            None => return,
+        };
+        if kept.len() != self.index().len() {
+            self.set_positions(kept);
         }
     }
 }

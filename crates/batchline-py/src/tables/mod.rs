@@ -27,11 +27,15 @@ pub(crate) struct TableSourceRef {
 /// A batch's native table while Rust actions own it.
 pub(crate) struct NativeTable(pub(crate) TableBatch);
 
-impl NativeTable {
+impl Native for NativeTable {
     /// Hands the table to the Python batch object: `obj._set_table(columns, tensor)`, every
     /// column a NumPy array (a read-only view of the Arrow buffer where the type allows) and
-    /// the tensor (after `to_tensor`) an `float32` array that owns the Rust allocation.
-    pub(crate) fn export(self, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// the tensor (after `to_tensor`) a `float32` array that owns the Rust allocation.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn export(self: Box<Self>, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         let (table, tensor) = self.0.into_parts();
         let columns = PyDict::new(py);
         if let Some(table) = table {
@@ -275,30 +279,17 @@ impl TableStatsData {
 impl PyBatch {
     /// The batch's native table, made from its positions on first use.
     pub(crate) fn table(&mut self) -> Result<&mut TableBatch, ActionError> {
-        if self.native.is_none() {
-            if self.obj.is_some() {
-                return Err(ActionError::msg(
-                    "native table actions must come before the Python actions of a pipeline",
-                ));
-            }
-            let src = self.source.table.as_ref().ok_or_else(|| {
-                ActionError::msg(
-                    "native table actions need a table dataset (TableBatch.from_csv, \
-                     from_parquet, from_npy, from_npz)",
-                )
-            })?;
-            let rows: Vec<usize> = self.index().ids().iter().map(|&p| src.rows[p]).collect();
-            let index = BatchIndex::new(rows, self.index().ids().to_vec());
-            self.native = Some(Native::Table(NativeTable(TableBatch::create(
-                index,
-                &src.source,
-            ))));
-        }
-        match self.native.as_mut() {
-            Some(Native::Table(t)) => Ok(&mut t.0),
-            _ => Err(ActionError::msg(
-                "native table actions cannot run on a batch of images",
-            )),
-        }
+        let native = self.native_mut(
+            "table",
+            "a table dataset (TableBatch.from_csv, from_parquet, from_npy, from_npz)",
+            |src: &TableSourceRef, index: &BatchIndex<usize>| {
+                let rows: Vec<usize> = index.ids().iter().map(|&p| src.rows[p]).collect();
+                NativeTable(TableBatch::create(
+                    BatchIndex::new(rows, index.ids().to_vec()),
+                    &src.source,
+                ))
+            },
+        )?;
+        Ok(&mut native.0)
     }
 }
