@@ -206,6 +206,13 @@ class Batch:
                 if not isinstance(cls.__dict__.get(name), property):
                     setattr(cls, name, _component_property(name))
 
+    @classmethod
+    def _native_data(cls, index: Any, attrs: Dict[str, Any]) -> Dict[str, Any]:
+        """The native data of a dataset of this class over ``index`` (with the dataset's
+        keyword attributes ``attrs``), as keyword arguments of the engine's run: none for a
+        Python batch; ``ImagesBatch`` and ``TableBatch`` give their files or rows."""
+        return {}
+
     def __init__(self, index: Any, dataset: Any = None, pipeline: Any = None,
                  preloaded: Any = None, copy: bool = False, **kwargs: Any):
         d = self.__dict__

@@ -3,7 +3,7 @@ pipeline."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 
@@ -35,14 +35,7 @@ class Dataset:
         self.test: Optional["Dataset"] = None
         self.validation: Optional["Dataset"] = None
         # The native data of an ImagesBatch of files (with its masks) or of a TableBatch.
-        from .images import ImagesBatch, _native_images
-        from .tables import TableBatch, _native_table
-        self._native_images: Any = None
-        self._native_table: Any = None
-        if issubclass(batch_class, ImagesBatch):
-            self._native_images = _native_images(self.index, kwargs.get("masks"))
-        elif issubclass(batch_class, TableBatch):
-            self._native_table = _native_table(self.index)
+        self._native: Dict[str, Any] = batch_class._native_data(self.index, kwargs)
 
     @property
     def indices(self) -> np.ndarray:

@@ -261,6 +261,11 @@ class ImagesBatch(Batch):
     dump = _native("dump", _dump, "Writes every image as dst/<id>.png (creating dst).")
 
     @classmethod
+    def _native_data(cls, index: Any, attrs: Dict[str, Any]) -> Dict[str, Any]:
+        images = _native_images(index, attrs.get("masks"))
+        return {} if images is None else {"images": images}
+
+    @classmethod
     def image_folder(cls, root: Any) -> Tuple[Any, List[str], Dict[str, int]]:
         """``image_folder(root)`` with this batch class."""
         return image_folder(root, batch_class=cls)
@@ -268,7 +273,8 @@ class ImagesBatch(Batch):
 
 def _native_images(index: Any, masks: Any) -> Any:
     """The native images of a dataset over ``index`` (a non-empty ``FilesIndex``), with the
-    mask files of ``masks`` matched by name; ``None`` for another index."""
+    mask files of ``masks`` matched by name; ``None`` for another index (see
+    ``ImagesBatch._native_data``)."""
     from . import _batchline
     from .index import FilesIndex
 

@@ -776,9 +776,7 @@ class Pipeline:
         factory = _factory(ds, self, total, extra)
         spec = dict(shuffle=rust_shuffle, seed=seed, n_epochs=n_epochs, n_iters=n_iters,
                     drop_last=drop_last, prefetch=int(prefetch), ignore_errors=ignore,
-                    profile=profile, progress=progress,
-                    images=getattr(ds, "_native_images", None),
-                    table=getattr(ds, "_native_table", None))
+                    profile=profile, progress=progress, **getattr(ds, "_native", {}))
         if n_epochs == 0 or n_iters == 0:
             spec["n_iters"], spec["n_epochs"] = 0, None
         elif n_epochs is None and n_iters is None:

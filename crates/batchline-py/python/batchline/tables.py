@@ -121,6 +121,11 @@ class TableBatch(Batch):
                   "Writes the batch as dst/part-<batch>.parquet (fmt='parquet') or "
                   "dst/<column>-<batch>.npy (fmt='npy'), creating dst; in batch order.")
 
+    @classmethod
+    def _native_data(cls, index: Any, attrs: Dict[str, Any]) -> Dict[str, Any]:
+        table = _native_table(index)
+        return {} if table is None else {"table": table}
+
     def _set_table(self, columns: Dict[str, np.ndarray], tensor: Optional[np.ndarray]) -> None:
         """Called by the engine: the batch's columns (and tensor) become its components."""
         names = tuple(columns)
@@ -208,7 +213,7 @@ class TableBatch(Batch):
                 for batch in view.p.load().gen_batch(256, n_epochs=1, prefetch=3):
                     ...
         """
-        data = getattr(dataset, "_native_table", None)
+        data = getattr(dataset, "_native", {}).get("table")
         if data is None:
             raise TypeError("block_shuffled needs a table dataset (TableBatch.from_csv, "
                             "from_parquet, from_npy, from_npz)")
@@ -268,7 +273,7 @@ class TableStats:
         """The statistics of ``columns`` over the rows of ``dataset`` (a table dataset, a
         split or a subset of one)."""
         from . import _batchline
-        data = getattr(dataset, "_native_table", None)
+        data = getattr(dataset, "_native", {}).get("table")
         if data is None:
             raise TypeError("TableStats.fit needs a table dataset (TableBatch.from_csv, "
                             "from_parquet, from_npy, from_npz)")

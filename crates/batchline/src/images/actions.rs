@@ -9,20 +9,12 @@ use rand::Rng;
 
 use super::decode::LoadOptions;
 use super::fused::{PerImage, Step};
-use super::ops::{self, Filter, Flip};
+use super::ops::{self, mask_filter, Filter, Flip};
 use super::tensor::Layout;
 use super::{ImageError, ImagesBatch};
-use crate::action_error::{ActionError, ActionResult};
+use crate::action_error::ActionResult;
 use crate::index::Id;
 use crate::plan::Context;
-
-pub(super) fn mask_filter(filter: Filter, mask: bool) -> Filter {
-    if mask {
-        Filter::Nearest
-    } else {
-        filter
-    }
-}
 
 #[batchline_macros::actions]
 impl<I: Id + Display> ImagesBatch<I> {
@@ -357,12 +349,4 @@ pub(super) fn save(img: &DynamicImage, path: &Path) -> Result<(), ImageError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
-}
-
-pub(super) fn check_p(p: f64) -> Result<(), ActionError> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(ImageError::Invalid(format!("probability {p} is not in [0, 1]")).into())
-    }
 }

@@ -15,12 +15,11 @@ use image::DynamicImage;
 use rand::{Rng, RngCore};
 use rayon::prelude::*;
 
-use super::actions::{check_p, mask_filter};
+use super::checks::{check_p, check_range};
 use super::decode::{decode_file_with, load_entry, recycle, take_buffer, LoadOptions};
-use super::ops::{self, Filter, Flip};
+use super::ops::{self, convert, mask_filter, Colour, Filter, Flip};
 use super::source::Entry;
 use super::tensor::{f32_tensor, normalisation, write_f32, zeros, Layout};
-use super::transforms::{check_range, convert, Colour};
 use super::{tv, ImageError, ImagesBatch};
 use crate::action_error::{ActionError, ActionResult};
 use crate::index::Id;

@@ -12,6 +12,7 @@
 
 mod actions;
 mod batch;
+mod checks;
 mod decode;
 mod fused;
 mod ops;
@@ -25,10 +26,10 @@ pub use actions::ImagesBatchActions;
 pub use batch::ImagesBatch;
 pub use decode::{LoadOptions, LoadPolicy, DEFAULT_MAX_PIXELS};
 pub use fused::PerImage;
-pub use ops::{Filter, Flip};
+pub use ops::{Colour, Filter, Flip};
 pub use source::{ImageFolder, ImagesSource, IMAGE_EXTENSIONS};
 pub use tensor::{Layout, Tensor};
-pub use transforms::{Colour, ImagesTransforms};
+pub use transforms::ImagesTransforms;
 
 // Material for the example, the benchmarks and the tests; not part of the API.
 #[doc(hidden)]

@@ -406,6 +406,44 @@ pub(crate) fn greyscale(image: &DynamicImage) -> DynamicImage {
     }
 }
 
+/// The filter for a mask: nearest (labels are not blended), else `filter`.
+pub(super) fn mask_filter(filter: Filter, mask: bool) -> Filter {
+    if mask {
+        Filter::Nearest
+    } else {
+        filter
+    }
+}
+
+/// The colour type [`convert`](super::ImagesTransforms::convert) gives every image, 8 bits per
+/// sample.
+///
+/// # Examples
+///
+/// ```
+/// use batchline::images::Colour;
+/// assert_ne!(Colour::Rgb, Colour::Grey);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Colour {
+    /// Red, green, blue (grey is repeated; alpha is dropped).
+    Rgb,
+    /// Red, green, blue, alpha (opaque when the image has none).
+    Rgba,
+    /// Grey (ITU-R 601 luma of colour images, as Pillow's `convert("L")`; alpha dropped).
+    Grey,
+}
+
+/// Converts one image to `to`.
+pub(super) fn convert(img: &DynamicImage, to: Colour) -> DynamicImage {
+    match to {
+        Colour::Rgb => DynamicImage::ImageRgb8(img.to_rgb8()),
+        Colour::Rgba => DynamicImage::ImageRgba8(img.to_rgba8()),
+        Colour::Grey => DynamicImage::ImageLuma8(img.to_luma8()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,61 +4,16 @@
 
 use std::fmt::Display;
 
-use image::DynamicImage;
 use rand::Rng;
 
-use super::actions::check_p;
+use super::checks::{check_p, check_range};
 use super::fused::Step;
-use super::ops::{self, Filter};
+use super::ops::{self, convert, Colour, Filter};
 use super::tensor::Tensor;
 use super::{tv, ImageError, ImagesBatch};
-use crate::action_error::{ActionError, ActionResult};
+use crate::action_error::ActionResult;
 use crate::index::Id;
 use crate::plan::Context;
-
-pub(super) fn check_range(
-    what: &str,
-    (a, b): (f64, f64),
-    positive: bool,
-) -> Result<(), ActionError> {
-    if !(a.is_finite() && b.is_finite() && a <= b && (!positive || a > 0.0)) {
-        return Err(ImageError::Invalid(format!(
-            "{what}: ({a}, {b}) is not a range of finite{} numbers, low to high",
-            if positive { " positive" } else { "" }
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-/// The colour type [`convert`](ImagesTransforms::convert) gives every image, 8 bits per
-/// sample.
-///
-/// # Examples
-///
-/// ```
-/// use batchline::images::Colour;
-/// assert_ne!(Colour::Rgb, Colour::Grey);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Colour {
-    /// Red, green, blue (grey is repeated; alpha is dropped).
-    Rgb,
-    /// Red, green, blue, alpha (opaque when the image has none).
-    Rgba,
-    /// Grey (ITU-R 601 luma of colour images, as Pillow's `convert("L")`; alpha dropped).
-    Grey,
-}
-
-/// Converts one image to `to`.
-pub(super) fn convert(img: &DynamicImage, to: Colour) -> DynamicImage {
-    match to {
-        Colour::Rgb => DynamicImage::ImageRgb8(img.to_rgb8()),
-        Colour::Rgba => DynamicImage::ImageRgba8(img.to_rgba8()),
-        Colour::Grey => DynamicImage::ImageLuma8(img.to_luma8()),
-    }
-}
 
 #[batchline_macros::actions(trait_name = ImagesTransforms)]
 impl<I: Id + Display> ImagesBatch<I> {
