@@ -58,7 +58,9 @@ class Dataset:
         """The preloaded data."""
         return self.preloaded
 
-    # pipelines
+    # pipelines: the pipeline module, a layer above this one, registers its class here
+    _pipeline_class: Any = None
+
     @property
     def p(self) -> Any:
         """A new empty pipeline over this dataset."""
@@ -66,12 +68,10 @@ class Dataset:
 
     def pipeline(self, config: Any = None) -> Any:
         """A new empty pipeline over this dataset, with ``config``."""
-        from .pipeline import Pipeline
-        return Pipeline(self, config=config)
+        return Dataset._pipeline_class(self, config=config)
 
     def __rshift__(self, other: Any) -> Any:
-        from .pipeline import Pipeline
-        if not isinstance(other, Pipeline):
+        if not isinstance(other, Dataset._pipeline_class):
             raise TypeError(f"dataset >> x needs a Pipeline, not {type(other).__name__}")
         return other << self
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _batchline
 from .batch import Batch, _action_info
+from .dataset import Dataset
 from .exceptions import EmptyBatchSequence, SkipBatchException, StopPipeline
 from .named_expr import NamedExpression, _assign, _has_expr, eval_expr
 
@@ -260,7 +261,6 @@ class Pipeline:
         return new
 
     def __lshift__(self, other: Any) -> "Pipeline":
-        from .dataset import Dataset
         new = Pipeline(_from=self)
         if isinstance(other, Dataset):
             new.dataset = other
@@ -936,7 +936,6 @@ def _discard(batch: Any) -> None:
 
 
 def _joined_batch(source: Any, batch: Any) -> Any:
-    from .dataset import Dataset
     if isinstance(source, Dataset):
         return source.create_batch(batch.indices)
     if isinstance(source, Pipeline):
@@ -975,3 +974,7 @@ def _factory(ds: Any, pipeline: Pipeline, total: Optional[int], extra: dict) -> 
         return b
 
     return factory
+
+
+# `dataset.p` / `dataset.pipeline()` make pipelines of this class.
+Dataset._pipeline_class = Pipeline
