@@ -33,10 +33,12 @@ actions of a pipeline, which then see the components as arrays.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from . import _batchline
 from ._native import native_action
 from .batch import Batch
 
@@ -93,7 +95,6 @@ def _to_tensor(columns: Sequence[str]) -> Dict[str, Any]:
 
 
 def _dump(dst: Any, fmt: str = "parquet") -> Dict[str, Any]:
-    import os
     return {"dst": os.fspath(dst), "fmt": fmt}
 
 
@@ -155,13 +156,11 @@ class TableBatch(Batch):
         ``dtypes`` declares the schema (``{'x': 'float32', 'y': 'int64', 'name': 'str'}``,
         every column in file order), else it is inferred (from the first ``infer_rows``
         rows, or all). ``ValueError`` naming the line and column of a bad value."""
-        from . import _batchline
         schema = None
         if dtypes is not None:
             if not isinstance(dtypes, dict):
                 raise TypeError("from_csv: dtypes must be a dict {column: dtype}")
             schema = [(str(c), str(t)) for c, t in dtypes.items()]
-        import os
         data = _batchline.TableData.csv(os.fspath(path), header, delimiter, schema, infer_rows)
         return _dataset(data, cls)
 
@@ -171,8 +170,6 @@ class TableBatch(Batch):
         """The rows of a Parquet file, or of the shards of a folder or glob (one table), read
         by row group through a cache of ``cache_row_groups`` decoded row groups per worker;
         ``columns`` projects (reads only these; they keep the file's order)."""
-        from . import _batchline
-        import os
         cols = None if columns is None else _columns(columns, "from_parquet")
         data = _batchline.TableData.parquet(os.fspath(path), cols, cache_row_groups)
         return _dataset(data, cls)
@@ -182,8 +179,6 @@ class TableBatch(Batch):
         """One column per ``{name: path}``: a ``.npy`` file, a folder or glob of shards
         (concatenated in name order), memory-mapped (nothing is read up front). An array of
         shape ``(n, d, ...)`` gives a column of ``n`` rows of ``d x ...`` values."""
-        from . import _batchline
-        import os
         if not isinstance(columns, dict):
             raise TypeError("from_npy: columns must be a dict {column: path}")
         data = _batchline.TableData.npy([(str(c), os.fspath(p)) for c, p in columns.items()])
@@ -193,8 +188,6 @@ class TableBatch(Batch):
     def from_npz(cls, path: Any) -> Any:
         """The arrays of an uncompressed ``.npz`` archive (``numpy.savez``), one column each,
         memory-mapped; a folder or glob of shards is one table."""
-        from . import _batchline
-        import os
         return _dataset(_batchline.TableData.npz(os.fspath(path)), cls)
 
 
@@ -272,7 +265,6 @@ class TableStats:
     def fit(cls, dataset: Any, columns: Sequence[str]) -> "TableStats":
         """The statistics of ``columns`` over the rows of ``dataset`` (a table dataset, a
         split or a subset of one)."""
-        from . import _batchline
         data = getattr(dataset, "_native", {}).get("table")
         if data is None:
             raise TypeError("TableStats.fit needs a table dataset (TableBatch.from_csv, "
