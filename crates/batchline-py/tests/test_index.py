@@ -195,3 +195,22 @@ def test_files_index(tmp_path):
     batches_ = [list(x.indices) for x in idx.gen_batch(3, n_epochs=1)]
     assert batches_ == [["noext", "x1.txt", "x10.txt"], ["x2.txt"]]
     assert os.path.isfile(idx.get_fullpath("x2.txt"))
+
+
+def test_a_counted_index_is_not_sorted_to_check_uniqueness(monkeypatch):
+    """`DatasetIndex(n)` is unique by construction: no `np.unique` of its n ids (for a table
+    of millions of rows it cost several times the ids' memory); other ids are still checked."""
+    import warnings
+
+    import numpy as np
+
+    def unique(*args, **kwargs):
+        raise AssertionError("np.unique called for a counted index")
+
+    monkeypatch.setattr(np, "unique", unique)
+    assert len(bf.DatasetIndex(1000)) == 1000
+    monkeypatch.undo()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bf.DatasetIndex([1, 1, 2])
+    assert any("non-unique" in str(w.message) for w in caught)

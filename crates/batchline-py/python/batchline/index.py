@@ -92,7 +92,8 @@ class DatasetIndex:
             index = index()
         if isinstance(index, (bool, np.bool_)):
             index = int(index)
-        if isinstance(index, (int, np.integer)):
+        counted = isinstance(index, (int, np.integer))
+        if counted:
             ids = np.arange(index)
         else:
             ids = np.asarray(index)
@@ -102,7 +103,9 @@ class DatasetIndex:
             raise TypeError("the index should be 1-dimensional")
         if len(ids) == 0:
             raise ValueError("Index cannot be empty")
-        if len(np.unique(ids)) != len(ids):
+        # `range(n)` is unique by construction: no sort of its n ids (for a table of millions
+        # of rows, np.unique's sort costs several times the ids' memory)
+        if not counted and len(np.unique(ids)) != len(ids):
             warnings.warn("Index contains non-unique elements")
         return ids
 

@@ -222,6 +222,7 @@ def _dataset(data: Any, batch_class: type) -> Any:
                         f"{batch_class!r}")
     index = DatasetIndex(data.n_rows())
     index.__dict__["_native_table"] = data
+    index.__dict__["_native_whole"] = data.is_whole()
     return Dataset(index, batch_class)
 
 
@@ -231,10 +232,9 @@ def _native_table(index: Any) -> Any:
     table = index.__dict__.get("_native_table")
     if table is None:
         return None
-    rows = np.asarray(index.indices, dtype=np.int64)
-    if len(rows) == table.n_rows() and bool((rows == np.arange(len(rows))).all()):
+    if index.__dict__.get("_native_whole"):  # the table's own index (not a subset of it)
         return table
-    return table.select(rows)
+    return table.select(np.asarray(index.indices, dtype=np.int64))
 
 
 class ColumnStats(NamedTuple):

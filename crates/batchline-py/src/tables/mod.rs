@@ -18,10 +18,18 @@ mod numpy_view;
 
 pub(crate) use actions::table_action;
 
-/// The rows of a table dataset: the source, and the row of every position.
+/// The rows of a table dataset: the source, and the row of every position (`None`: position
+/// `i` is row `i`, the whole table, with no list of its rows).
 pub(crate) struct TableSourceRef {
     source: Arc<TableSource>,
-    rows: Arc<Vec<usize>>,
+    rows: Option<Arc<Vec<usize>>>,
+}
+
+impl TableSourceRef {
+    /// The row of position `p`.
+    fn row(&self, p: usize) -> usize {
+        self.rows.as_ref().map_or(p, |rows| rows[p])
+    }
 }
 
 /// A batch's native table while Rust actions own it.
@@ -55,22 +63,22 @@ impl Native for NativeTable {
 #[pyclass(module = "batchline._batchline", frozen)]
 pub(crate) struct TableData {
     source: Arc<TableSource>,
-    rows: Arc<Vec<usize>>,
+    /// The row of every position; `None` for the whole table in order.
+    rows: Option<Arc<Vec<usize>>>,
 }
 
 impl TableData {
     pub(crate) fn source(&self) -> TableSourceRef {
         TableSourceRef {
             source: Arc::clone(&self.source),
-            rows: Arc::clone(&self.rows),
+            rows: self.rows.clone(),
         }
     }
 
     fn of(source: TableSource) -> Self {
-        let rows = (0..source.rows()).collect();
         Self {
             source: Arc::new(source),
-            rows: Arc::new(rows),
+            rows: None,
         }
     }
 }
@@ -189,9 +197,7 @@ impl TableData {
                 "block_shuffled: window must be at least 1",
             ));
         }
-        let whole = self.rows.len() == self.source.rows()
-            && self.rows.iter().enumerate().all(|(i, &r)| i == r);
-        if !whole {
+        if self.rows.is_some() {
             return Err(PyValueError::new_err(
                 "block_shuffled: only a whole table dataset (not a subset or a split) can be \
                  block-shuffled: shuffle the table, then split it",
@@ -224,8 +230,13 @@ impl TableData {
             .collect::<PyResult<Vec<usize>>>()?;
         Ok(Self {
             source: Arc::clone(&self.source),
-            rows: Arc::new(rows),
+            rows: Some(Arc::new(rows)),
         })
+    }
+
+    /// Whether the dataset is the whole table, its rows in order.
+    fn is_whole(&self) -> bool {
+        self.rows.is_none()
     }
 }
 
@@ -244,7 +255,13 @@ impl TableStatsData {
         }
         let names: Vec<&str> = columns.iter().map(String::as_str).collect();
         let stats = py
-            .detach(|| TableStats::fit_rows(&data.source, &data.rows, &names))
+            .detach(|| match &data.rows {
+                Some(rows) => TableStats::fit_rows(&data.source, rows, &names),
+                None => {
+                    let all: Vec<usize> = (0..data.source.rows()).collect();
+                    TableStats::fit_rows(&data.source, &all, &names)
+                }
+            })
             .map_err(|e| match e {
                 batchline::table::TableError::ColumnType { .. } => {
                     PyTypeError::new_err(format!("fit: {e}"))
@@ -283,7 +300,7 @@ impl PyBatch {
             "table",
             "a table dataset (TableBatch.from_csv, from_parquet, from_npy, from_npz)",
             |src: &TableSourceRef, index: &BatchIndex<usize>| {
-                let rows: Vec<usize> = index.ids().iter().map(|&p| src.rows[p]).collect();
+                let rows: Vec<usize> = index.ids().iter().map(|&p| src.row(p)).collect();
                 NativeTable(TableBatch::create(
                     BatchIndex::new(rows, index.ids().to_vec()),
                     &src.source,
