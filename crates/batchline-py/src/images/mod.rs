@@ -30,13 +30,13 @@ pub(crate) struct ImagesSourceRef {
 pub(crate) struct NativeImages(pub(crate) ImagesBatch<String>);
 
 impl Native for NativeImages {
-    /// Hands the images to the Python batch object: the tensor (after `to_tensor`) as one
-    /// array that owns the Rust allocation, else a list of `H x W x C` `uint8` arrays (each
-    /// owns its image's bytes); labels as an `int64` array, masks as `H x W` `uint8` arrays.
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }
 
+    /// Hands the images to the Python batch object: the tensor (after `to_tensor`) as one
+    /// array that owns the Rust allocation, else a list of `H x W x C` `uint8` arrays (each
+    /// owns its image's bytes); labels as an `int64` array, masks as `H x W` `uint8` arrays.
     fn export(self: Box<Self>, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut batch = self.0;
         if let Some(tensor) = batch.tensor.take() {

@@ -36,13 +36,13 @@ impl TableSourceRef {
 pub(crate) struct NativeTable(pub(crate) TableBatch);
 
 impl Native for NativeTable {
-    /// Hands the table to the Python batch object: `obj._set_table(columns, tensor)`, every
-    /// column a NumPy array (a read-only view of the Arrow buffer where the type allows) and
-    /// the tensor (after `to_tensor`) a `float32` array that owns the Rust allocation.
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }
 
+    /// Hands the table to the Python batch object: `obj._set_table(columns, tensor)`, every
+    /// column a NumPy array (a read-only view of the Arrow buffer where the type allows) and
+    /// the tensor (after `to_tensor`) a `float32` array that owns the Rust allocation.
     fn export(self: Box<Self>, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         let (table, tensor) = self.0.into_parts();
         let columns = PyDict::new(py);
