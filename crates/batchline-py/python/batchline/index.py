@@ -228,9 +228,11 @@ class DatasetIndex:
         validation gets the first positions of the order, then test, then train)."""
         train, test, valid = self.calc_split(shares)
         order = self.shuffle(shuffle)
-        self.validation = self.create_subset(self._ids[order[:valid]]) if valid else None
-        self.test = self.create_subset(self._ids[order[valid:valid + test]]) if test else None
-        self.train = self.create_subset(self._ids[order[valid + test:]]) if train else None
+        # The parts of a permutation of unique ids: built without create_subset's checks
+        # (its uniqueness check sorts the ids, several times their memory for a large table).
+        self.validation = self._batch_subset(order[:valid]) if valid else None
+        self.test = self._batch_subset(order[valid:valid + test]) if test else None
+        self.train = self._batch_subset(order[valid + test:]) if train else None
 
     # iteration
     def reset(self, what: Any = "iter") -> None:
