@@ -262,13 +262,7 @@ fn decode_jpeg(
     buf: Vec<u8>,
 ) -> Result<Decoded, ImageError> {
     use zune_core::colorspace::ColorSpace;
-    let decode = |e: zune_jpeg::errors::DecodeErrors| ImageError::Decode {
-        path: path.to_path_buf(),
-        source: image::ImageError::Decoding(DecodingError::new(
-            ImageFormatHint::Exact(ImageFormat::Jpeg),
-            e,
-        )),
-    };
+    let decode = |e: zune_jpeg::errors::DecodeErrors| jpeg_error(path, e);
     let zopts = zune_core::options::DecoderOptions::default()
         .set_strict_mode(options.strict)
         .set_max_width(usize::MAX)
@@ -285,15 +279,7 @@ fn decode_jpeg(
             Ok(Some(image)) => return Ok(Decoded { image, scale }),
             // A pixel format jpeg-decoder gives as is (CMYK, 16 bits): decoded in full below.
             Ok(None) => {}
-            Err(e) if options.strict => {
-                return Err(ImageError::Decode {
-                    path: path.to_path_buf(),
-                    source: image::ImageError::Decoding(DecodingError::new(
-                        ImageFormatHint::Exact(ImageFormat::Jpeg),
-                        e,
-                    )),
-                })
-            }
+            Err(e) if options.strict => return Err(jpeg_error(path, e)),
             // Lenient: zune-jpeg fills what it cannot decode, at full size.
             Err(_) => {}
         }
@@ -334,6 +320,27 @@ fn decode_jpeg(
     } else {
         decoder.decode().map_err(decode)?
     };
+    jpeg_decoded(path, colour, (w, h), pixels)
+}
+
+/// A decoder's error on the JPEG `path`.
+fn jpeg_error(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ImageError {
+    ImageError::Decode {
+        path: path.to_path_buf(),
+        source: image::ImageError::Decoding(DecodingError::new(
+            ImageFormatHint::Exact(ImageFormat::Jpeg),
+            e,
+        )),
+    }
+}
+
+/// The full-size image of the samples a JPEG decoder gave for `path`.
+fn jpeg_decoded(
+    path: &Path,
+    colour: ColorType,
+    (w, h): (u32, u32),
+    pixels: Vec<u8>,
+) -> Result<Decoded, ImageError> {
     let image = from_raw(colour, w, h, pixels).ok_or_else(|| {
         bad(
             path,
@@ -350,10 +357,9 @@ mod turbo {
     use std::cell::RefCell;
     use std::path::Path;
 
-    use image::error::{DecodingError, ImageFormatHint};
-    use image::{ColorType, ImageFormat};
+    use image::ColorType;
 
-    use super::{bad, from_raw, Decoded, ImageError};
+    use super::{jpeg_decoded, jpeg_error, Decoded, ImageError};
 
     thread_local! {
         /// This thread's decompressor (making one per image costs an allocation of its state).
@@ -370,13 +376,7 @@ mod turbo {
         grey: bool,
         mut buf: Vec<u8>,
     ) -> Result<Decoded, ImageError> {
-        let fail = |e: turbojpeg::Error| ImageError::Decode {
-            path: path.to_path_buf(),
-            source: image::ImageError::Decoding(DecodingError::new(
-                ImageFormatHint::Exact(ImageFormat::Jpeg),
-                e,
-            )),
-        };
+        let fail = |e: turbojpeg::Error| jpeg_error(path, e);
         let (format, colour, channels) = if grey {
             (turbojpeg::PixelFormat::GRAY, ColorType::L8, 1)
         } else {
@@ -400,14 +400,7 @@ mod turbo {
             };
             decompressor.decompress(bytes, image).map_err(fail)
         })?;
-        let image = from_raw(colour, w, h, buf).ok_or_else(|| {
-            bad(
-                path,
-                ImageFormat::Jpeg,
-                "the decoder gave fewer samples than the image's size",
-            )
-        })?;
-        Ok(Decoded { image, scale: 1 })
+        jpeg_decoded(path, colour, (w, h), buf)
     }
 }
 
