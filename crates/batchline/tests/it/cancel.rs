@@ -3,8 +3,8 @@
 use crate::common;
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -37,29 +37,42 @@ fn register_thread(live: &Arc<AtomicUsize>) {
 
 /// k = 7, three 100 ms actions per batch (plain, or the middle one under a lock): dropping
 /// the iterator after two batches returns within about one action's time, no action starts
-/// after the drop began (the flag is armed before `drop` is called), and every worker thread
-/// has exited when `drop` returns.
+/// after the drop began, and every worker thread has exited when `drop` returns.
+///
+/// "Started after the drop began" means an `ActionStarted` event more than [`GRACE`] after
+/// the moment `drop` is called. A worker checks for cancellation just before it emits that
+/// event, so an action whose check passed an instant before the drop may report its start
+/// an instant after it: that is an action started before the drop, and the grace (far below
+/// the 100 ms between action starts) keeps it from being counted on a loaded machine.
 ///
 /// Without cancellation the in-flight batches run their remaining actions after the drop
 /// (actions start after it), and with the lock the six queued batches run their 100 ms
 /// locked action one after the other (600 ms and more): the 400 ms allowed for the drop
 /// (one 100 ms action, with a generous margin for a loaded machine) fails then.
+/// How long after `drop` is called an action's start still counts as before the drop.
+const GRACE: Duration = Duration::from_millis(10);
+
 #[test]
 fn breaking_out_stops_within_one_action_and_joins_every_worker() {
     for locked in [false, true] {
         let live_threads = Arc::new(AtomicUsize::new(0));
-        let dropping = Arc::new(AtomicBool::new(false));
-        let started_after_drop = Arc::new(AtomicUsize::new(0));
+        let drop_began: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+        let started_after_drop = Arc::new(Mutex::new(Vec::new()));
         let (lt, d, s) = (
             Arc::clone(&live_threads),
-            Arc::clone(&dropping),
+            Arc::clone(&drop_began),
             Arc::clone(&started_after_drop),
         );
-        let flag = Arc::clone(&dropping);
+        let began = Arc::clone(&drop_began);
         let (drop_time, threads_at_drop_end) = with_watchdog(Duration::from_secs(60), move || {
             let observer = move |e: &Event| {
-                if matches!(e.kind, EventKind::ActionStarted { .. }) && d.load(Ordering::SeqCst) {
-                    s.fetch_add(1, Ordering::SeqCst);
+                if let EventKind::ActionStarted { action } = &e.kind {
+                    let late = d.get().map(|t| t.elapsed()).filter(|late| *late > GRACE);
+                    if let Some(late) = late {
+                        s.lock()
+                            .unwrap()
+                            .push(format!("{action} of batch {} {late:?} after", e.batch));
+                    }
                 }
             };
             let action_ms = 100;
@@ -82,17 +95,19 @@ fn breaking_out_stops_within_one_action_and_joins_every_worker() {
             for _ in 0..2 {
                 iter.next().unwrap().unwrap();
             }
-            // Armed before the drop begins: any action started from now on is counted.
-            flag.store(true, Ordering::SeqCst);
+            // Batches 0..7 ran side by side and are done; batch 8 (created when batch 0 was
+            // released) starts now: halfway through its second action, it is in flight.
+            sleep(Duration::from_millis(150));
             let t = Instant::now();
+            began.set(t).unwrap();
             drop(iter);
             (t.elapsed(), lt.load(Ordering::SeqCst))
         });
         let what = if locked { "locked" } else { "plain" };
-        assert_eq!(
-            started_after_drop.load(Ordering::SeqCst),
-            0,
-            "{what}: actions started after the drop began (drop took {drop_time:?})"
+        let late = started_after_drop.lock().unwrap();
+        assert!(
+            late.is_empty(),
+            "{what}: actions started after the drop began (drop took {drop_time:?}): {late:?}"
         );
         assert!(
             drop_time < Duration::from_millis(400),
