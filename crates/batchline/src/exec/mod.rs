@@ -10,6 +10,7 @@ mod auto;
 mod checkpoint;
 mod compose;
 mod consume;
+mod handover;
 mod inline;
 mod iter;
 mod launch;

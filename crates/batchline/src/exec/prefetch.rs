@@ -1,19 +1,21 @@
 //! `prefetch = k ≥ 1`: the consumer drives, workers only process.
 //!
-//! The consumer's side owns the sampler and a reorder buffer of the batches created and not
-//! yet handed out. It submits job `(batch number, positions)` to the workers only while fewer
-//! than `k + 1` batches are created and not released, so the bound is kept in one place
-//! ([`Prefetch::submit`]); outcomes come back on a channel, in any order, and are handed out
-//! in number order.
+//! The consumer's side owns the sampler. It sends job `(batch number, positions)` to the
+//! workers' queue only while fewer than `k + 1` batches are created and not released, so the
+//! bound is kept in one place ([`Prefetch::submit`]); any idle worker takes the next job, runs
+//! it, and delivers its outcome in the batch's slot ([`Outcomes`]), in any order; the
+//! consumer takes them in number order.
 //!
 //! Invariants (checked with `debug_assert!` where they change):
 //! * `released ≤ base ≤ next`, and a batch is created only while `next - released <
 //!   capacity` (lowering the capacity holds back creation until enough batches are released);
-//! * `buffer` holds one slot per batch `base..next`: `None` while its job is out;
-//! * every job sent yields exactly one outcome: a worker that unwinds still delivers a
+//! * every job posted yields exactly one outcome: a worker that unwinds still delivers a
 //!   failure for its batch ([`Delivery`]), so the consumer's wait always ends;
 //! * there are at least as many workers as jobs out, so a batch never waits for a worker
-//!   (batches may wait for one another at locks and turns: every one of them must be running).
+//!   (batches may wait for one another at locks and turns: every one of them must be
+//!   running);
+//! * at most `slots` batches are created and not handed out (`next - base`), so `slots`
+//!   outcome slots never hold two batches at once.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,9 +23,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use crossbeam_channel::{Receiver, Sender};
 
+use super::handover::Outcomes;
 use super::run::{draw, Drawn, Outcome, Run};
 use super::PipelineError;
 use crate::batch::Batch;
@@ -32,12 +34,7 @@ use crate::index::Sampler;
 /// The most batches that may be in flight at once (each needs a worker thread).
 pub(crate) const MAX_IN_FLIGHT: u64 = 4096;
 
-struct Job<B: Batch> {
-    batch: u64,
-    drawn: Drawn<B::Id>,
-}
-
-type Delivered<B> = (u64, Outcome<B>);
+type Job<B> = (u64, Drawn<<B as Batch>::Id>);
 
 /// What the consumer gets: a batch's number, its epoch, and its outcome.
 pub(crate) type Handed<B> = (u64, u64, Outcome<B>);
@@ -49,13 +46,8 @@ pub(crate) struct Prefetch<B: Batch> {
     jobs: Sender<Job<B>>,
     /// The workers' end of `jobs`, kept to start workers and to drain the queue on close.
     queue: Receiver<Job<B>>,
-    outcomes: Receiver<Delivered<B>>,
-    /// The workers' end of `outcomes`, kept to start workers.
-    deliver: Sender<Delivered<B>>,
-    /// Outcomes of batches `base..next`; `None` while in flight. Only the consumer touches
-    /// it, through `&mut self` (`get_mut` takes no lock): the mutex only makes the iterator
-    /// `Sync` for batch types that are not.
-    buffer: Mutex<VecDeque<Option<Outcome<B>>>>,
+    /// Where workers deliver the outcomes of batches `base..next`.
+    outcomes: Arc<Outcomes<Outcome<B>>>,
     /// The epochs of batches `base..next`, known when they are drawn.
     epochs: VecDeque<u64>,
     base: u64,
@@ -64,7 +56,7 @@ pub(crate) struct Prefetch<B: Batch> {
     released: u64,
     /// `k + 1`: the most batches created and not released at once.
     capacity: u64,
-    /// The size of the channels: the largest capacity the run may have.
+    /// The largest capacity the run may have.
     slots: u64,
     /// No batch is left to create (the index is exhausted or the run ends).
     exhausted: bool,
@@ -91,26 +83,22 @@ impl<B: Batch> Prefetch<B> {
         capacity: u64,
         slots: u64,
     ) -> std::io::Result<Self> {
-        // At most `slots` batches are ever in flight (the largest capacity of the run), so
-        // channels of that size never block a sender; a bounded channel is a ring buffer,
-        // cheaper per message than an unbounded one.
-        let slots = slots.clamp(1, MAX_IN_FLIGHT) as usize;
-        let (jobs, queue) = crossbeam_channel::bounded(slots);
-        let (deliver, outcomes) = crossbeam_channel::bounded(slots);
+        let slots = slots.clamp(1, MAX_IN_FLIGHT);
+        // At most `slots` batches are ever in flight, so a channel of that size never blocks
+        // the consumer; a bounded channel is a ring buffer, cheaper than an unbounded one.
+        let (jobs, queue) = crossbeam_channel::bounded(slots as usize);
         let mut me = Self {
             run,
             sampler,
             jobs,
             queue,
-            outcomes,
-            deliver,
-            buffer: Mutex::new(VecDeque::new()),
+            outcomes: Arc::new(Outcomes::new(slots as usize)),
             epochs: VecDeque::new(),
             base: first_batch,
             next: first_batch,
             released: first_batch,
-            capacity: capacity.clamp(1, slots as u64),
-            slots: slots as u64,
+            capacity: capacity.clamp(1, slots),
+            slots,
             exhausted: false,
             last_epoch: 0,
             workers: Vec::new(),
@@ -124,7 +112,7 @@ impl<B: Batch> Prefetch<B> {
         let (run, jobs, out) = (
             Arc::clone(&self.run),
             self.queue.clone(),
-            self.deliver.clone(),
+            Arc::clone(&self.outcomes),
         );
         let handle = std::thread::Builder::new()
             .name(format!("batchline-worker-{w}"))
@@ -162,25 +150,22 @@ impl<B: Batch> Prefetch<B> {
                 }
             }
             let batch = self.next;
-            self.next += 1;
             match draw(&self.run, &mut self.sampler, batch) {
-                None => {
-                    self.next -= 1;
-                    self.exhausted = true;
-                }
+                None => self.exhausted = true,
                 Some(Err(err)) => {
-                    // The sampler failed: the epoch of the batch before it.
+                    // The sampler failed: the epoch of the batch before it; no worker runs it.
                     let epoch = self.epochs.back().copied().unwrap_or(self.last_epoch);
                     self.epochs.push_back(epoch);
-                    self.buffer.get_mut().push_back(Some(Outcome::Failed(err)));
+                    self.outcomes.deliver(batch, Outcome::Failed(err));
+                    self.next += 1;
                     self.exhausted = true;
                 }
                 Some(Ok(drawn)) => {
                     self.epochs.push_back(drawn.epoch);
-                    self.buffer.get_mut().push_back(None);
                     // The workers hold `queue` as long as `self` does: sending cannot fail.
-                    let sent = self.jobs.send(Job { batch, drawn });
+                    let sent = self.jobs.send((batch, drawn));
                     debug_assert!(sent.is_ok(), "the job queue is open");
+                    self.next += 1;
                 }
             }
         }
@@ -192,42 +177,20 @@ impl<B: Batch> Prefetch<B> {
     /// The next batch's outcome, in creation order, waiting at most until `deadline`.
     pub(crate) fn next_outcome(&mut self, deadline: Option<Instant>) -> Polled<B> {
         self.submit();
-        loop {
-            if let Some(Some(_)) = self.buffer.get_mut().front() {
-                let outcome = self
-                    .buffer
-                    .get_mut()
-                    .pop_front()
-                    .flatten()
-                    .expect("checked just above");
-                let batch = self.base;
-                self.base += 1;
-                let epoch = self.epochs.pop_front().expect("one epoch per slot");
-                self.last_epoch = epoch;
-                return Polled::Ready(Some((batch, epoch, outcome)));
-            }
-            if self.buffer.get_mut().is_empty() {
-                return Polled::Ready(None);
-            }
-            let received = match deadline {
-                None => self
-                    .outcomes
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-                Some(d) => self.outcomes.recv_deadline(d),
-            };
-            match received {
-                Ok((batch, outcome)) => {
-                    let slot = (batch - self.base) as usize;
-                    debug_assert!(self.buffer.get_mut()[slot].is_none(), "one outcome per job");
-                    self.buffer.get_mut()[slot] = Some(outcome);
-                }
-                Err(RecvTimeoutError::Timeout) => return Polled::Pending,
-                Err(RecvTimeoutError::Disconnected) => {
-                    unreachable!("the consumer holds a sender of the outcomes")
-                }
-            }
+        if self.base == self.next {
+            return Polled::Ready(None);
         }
+        let Some(outcome) = self.outcomes.take(self.base, deadline) else {
+            return Polled::Pending;
+        };
+        let batch = self.base;
+        self.base += 1;
+        let epoch = self
+            .epochs
+            .pop_front()
+            .expect("one epoch per batch in flight");
+        self.last_epoch = epoch;
+        Polled::Ready(Some((batch, epoch, outcome)))
     }
 
     /// Releases the oldest batch not released yet: the next call may create one more.
@@ -245,7 +208,6 @@ impl<B: Batch> Prefetch<B> {
         while self.queue.try_recv().is_ok() {}
         let (dead, _) = crossbeam_channel::bounded(0);
         drop(std::mem::replace(&mut self.jobs, dead));
-        // The queue is closed: each worker leaves its loop once it has delivered its batch.
         let workers = std::mem::take(&mut self.workers);
         for handle in workers {
             // Workers catch the panics of user code; a panic here is a bug of ours, and
@@ -255,12 +217,8 @@ impl<B: Batch> Prefetch<B> {
             }
         }
         // Batches computed and never handed out; their `Drop` is user code.
-        for outcome in self
-            .buffer
-            .get_mut()
-            .drain(..)
-            .chain(self.outcomes.try_iter().map(|(_, o)| Some(o)))
-        {
+        let outcomes = Arc::get_mut(&mut self.outcomes).expect("the workers are joined");
+        for outcome in outcomes.drain() {
             if catch_unwind(AssertUnwindSafe(|| drop(outcome))).is_err() {
                 tracing::warn!("a batch panicked while it was dropped");
             }
@@ -276,24 +234,24 @@ impl<B: Batch> Drop for Prefetch<B> {
     }
 }
 
-/// Sends a worker's outcome for its batch; if the worker unwinds first, a failure instead.
-struct Delivery<'a, B> {
-    out: &'a Sender<Delivered<B>>,
+/// Delivers a worker's outcome for its batch; if the worker unwinds first, a failure instead.
+struct Delivery<'a, B: Batch> {
+    out: &'a Outcomes<Outcome<B>>,
     batch: u64,
     sent: bool,
 }
 
-impl<B> Delivery<'_, B> {
-    fn send(mut self, outcome: Outcome<B>) -> bool {
+impl<B: Batch> Delivery<'_, B> {
+    fn send(mut self, outcome: Outcome<B>) {
         self.sent = true;
-        self.out.send((self.batch, outcome)).is_ok()
+        self.out.deliver(self.batch, outcome);
     }
 }
 
-impl<B> Drop for Delivery<'_, B> {
+impl<B: Batch> Drop for Delivery<'_, B> {
     fn drop(&mut self) {
         if !self.sent {
-            let _ = self.out.send((
+            self.out.deliver(
                 self.batch,
                 Outcome::Failed(PipelineError::Panic {
                     batch: self.batch,
@@ -301,26 +259,24 @@ impl<B> Drop for Delivery<'_, B> {
                     action: "(executor)".into(),
                     message: "a prefetch worker unwound".into(),
                 }),
-            ));
+            );
         }
     }
 }
 
 /// A worker's loop: processes jobs until the queue closes.
-fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job<B>>, out: &Sender<Delivered<B>>, w: usize) {
-    for job in jobs {
+fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job<B>>, out: &Outcomes<Outcome<B>>, w: usize) {
+    for (batch, drawn) in jobs {
         let delivery = Delivery {
             out,
-            batch: job.batch,
+            batch,
             sent: false,
         };
         let outcome = if run.is_cancelled() {
             Outcome::Cancelled
         } else {
-            run.process(job.batch, job.drawn, w)
+            run.process(batch, drawn, w)
         };
-        if !delivery.send(outcome) {
-            return;
-        }
+        delivery.send(outcome);
     }
 }
