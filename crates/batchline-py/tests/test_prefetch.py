@@ -347,11 +347,14 @@ def test_close_of_an_unfinished_next_batch_run():
     class S(Batch):
         @action
         def slow(self):
-            time.sleep(0.01)
+            time.sleep(0.2)
             return self
 
     before = thread_count()
     p = Dataset(100, S).p.slow()
     p.next_batch(1, prefetch=3)
     p.reset("iter")
-    assert thread_count() == before
+    # reset joins every worker before it returns; a joined thread can stay listed in
+    # /proc for an instant after the join, so the count is given 50 ms, far less than the
+    # 200 ms a worker left running (not joined) would take to end its action.
+    wait_until(lambda: thread_count() == before, timeout=0.05)

@@ -80,11 +80,16 @@ impl<O> Outcomes<O> {
     pub(super) fn take(&self, batch: u64, deadline: Option<Instant>) -> Option<O> {
         let slot = self.slot(batch);
         let backoff = Backoff::new();
+        let patient = deadline.is_none_or(|d| d > Instant::now());
         loop {
             if slot.done.load(Ordering::Acquire) == batch + 1 {
                 let outcome = slot.inner.lock().outcome.take();
                 debug_assert!(outcome.is_some(), "a delivered outcome is taken once");
                 return outcome;
+            }
+            if !patient {
+                // A deadline already passed: one look, no spinning.
+                return None;
             }
             if !backoff.is_completed() {
                 backoff.snooze();
