@@ -9,10 +9,12 @@
 //! cargo run --release --example larger_than_memory -- --gb 40 # more than this machine's RAM
 //! ```
 //!
-//! The `.npy` rows are copied on demand out of a memory map of the files (a full shuffle; the
-//! mapped pages touched count in VmHWM, as page cache the kernel can drop); the Parquet rows
-//! by row group through a cache of 16 row groups, in block-shuffled order (a new order each
-//! epoch) so that each row group is decoded about once.
+//! The `.npy` rows are copied on demand out of a memory map of the files: first in a full
+//! shuffle (the mapped pages touched count in VmHWM, as page cache the kernel can drop: the
+//! whole file by the end), then in block-shuffled order with `NpyOptions::max_resident`
+//! (256 MB of mapped pages at most). The Parquet rows are read by row group through a cache of
+//! 8 row groups, in block-shuffled order (a new order each epoch) so that each row group is
+//! decoded about once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,7 +22,8 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field};
 use batchline::table::{
-    NpyWriter, ParquetOptions, ParquetWriter, TableBatch, TableBatchActions, TableSource,
+    NpyOptions, NpyWriter, ParquetOptions, ParquetWriter, TableBatch, TableBatchActions,
+    TableSource,
 };
 use batchline::{Batch, Dataset, DatasetIndex, RunSpec};
 
@@ -141,9 +144,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     drop(dataset); // unmaps the .npy files
 
+    // At most 256 MB of the files mapped; a window of 4 blocks of 65 536 rows (34 MB) fits.
+    let npy = TableSource::npy_with(
+        [
+            ("x", x_path.to_str().unwrap()),
+            ("label", y_path.to_str().unwrap()),
+        ],
+        &NpyOptions::new().max_resident(256 << 20),
+    )?;
+    let dataset: Dataset<TableBatch> =
+        Dataset::new(DatasetIndex::from_count(rows), npy.block_shuffled(3, 4));
+    epoch(
+        ".npy, block shuffle, max_resident 256 MB",
+        false,
+        &dataset,
+        &spec,
+    )?;
+    drop(dataset);
+
     let parquet = TableSource::parquet(
         pq_path.to_str().unwrap(),
-        &ParquetOptions::new().cache_row_groups(16),
+        &ParquetOptions::new().cache_row_groups(8),
     )?;
     // Block-shuffled: a window of 4 row groups per batch, a new order for each epoch (seed);
     // batch ids are positions in that order, no longer row numbers of the file.

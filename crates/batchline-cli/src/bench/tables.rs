@@ -22,8 +22,8 @@ use anyhow::Context as _;
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field};
 use batchline::table::{
-    CsvOptions, NpyWriter, ParquetOptions, ParquetWriter, TableBatch, TableBatchActions,
-    TableSource,
+    CsvOptions, NpyOptions, NpyWriter, ParquetOptions, ParquetWriter, TableBatch,
+    TableBatchActions, TableSource,
 };
 use batchline::BatchSpec;
 use batchline::{Dataset, DatasetIndex, RunSpec};
@@ -435,13 +435,35 @@ pub(crate) fn larger_than_memory(settings: &Settings) -> anyhow::Result<Vec<Row>
             },
         )?);
     }
+    for e in 1..=2 {
+        out.push(once(
+            &format!(
+                "batchline npy k={k}, block shuffle (window 4), max_resident 256 MB, epoch {e}"
+            ),
+            Kind::Batchline,
+            Some(k),
+            rows,
+            || {
+                let options = NpyOptions::new().max_resident(256 << 20);
+                let source =
+                    TableSource::npy_with([("x", xs.as_str()), ("label", ys.as_str())], &options)?;
+                // A new view (seed) per epoch; the run itself does not shuffle.
+                let view = source.block_shuffled(SEED + e, 4);
+                epoch_with(
+                    &Dataset::new(DatasetIndex::from_count(rows), view),
+                    &narrow,
+                    RunSpec::new(BATCH).prefetch(k),
+                )
+            },
+        )?);
+    }
     out.push(once(
-        &format!("batchline parquet k={k}, block shuffle (window 4, cache 16)"),
+        &format!("batchline parquet k={k}, block shuffle (window 4, cache 8)"),
         Kind::Batchline,
         Some(k),
         rows,
         || {
-            let source = TableSource::parquet(&pq, &ParquetOptions::new().cache_row_groups(16))?;
+            let source = TableSource::parquet(&pq, &ParquetOptions::new().cache_row_groups(8))?;
             // The view gives the shuffled order: the run itself does not shuffle (a full
             // shuffle on top would make every batch touch ~256 row groups).
             let view = source.block_shuffled(SEED, 4);

@@ -40,7 +40,7 @@ mod stats;
 
 pub use self::batch::{DumpFormat, TableBatch, TableBatchActions};
 pub use self::csv::CsvOptions;
-pub use self::npy::NpyWriter;
+pub use self::npy::{NpyOptions, NpyWriter};
 pub use self::parquet::{ParquetOptions, ParquetWriter};
 pub use self::source::TableSource;
 pub use self::stats::{ColumnStats, TableStats};

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::reader::Reader;
-use super::{CsvOptions, ParquetOptions, TableError};
+use super::{CsvOptions, NpyOptions, ParquetOptions, TableError};
 
 /// The rows of a table: the source of a [`TableBatch`](super::TableBatch), whose ids are row
 /// numbers (0-based).
@@ -160,7 +160,41 @@ impl TableSource {
     pub fn npy<'a>(
         columns: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, TableError> {
-        Ok(Self::new(super::npy::NpyReader::open_npy(columns)?))
+        Self::npy_with(columns, &NpyOptions::new())
+    }
+
+    /// [`npy`](Self::npy) with options: a bound on the files' pages resident in the process
+    /// ([`NpyOptions::max_resident`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`npy`](Self::npy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use arrow_array::Int64Array;
+    /// use arrow_schema::DataType;
+    /// use batchline::table::{NpyOptions, NpyWriter, TableSource};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("x.npy");
+    /// let mut writer = NpyWriter::create(&path, &DataType::Int64, None, 1024)?;
+    /// writer.append(&Int64Array::from_iter_values(0..1024))?;
+    /// writer.finish()?;
+    /// let source = TableSource::npy_with([("x", path.to_str().unwrap())], &NpyOptions::new().max_resident(64 << 20))?;
+    /// // A block-shuffled view keeps the reads of a batch within a few blocks of the file.
+    /// let view = source.block_shuffled(1, 4);
+    /// assert_eq!(view.take(&[0, 1, 2])?.num_rows(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn npy_with<'a>(
+        columns: impl IntoIterator<Item = (&'a str, &'a str)>,
+        options: &NpyOptions,
+    ) -> Result<Self, TableError> {
+        Ok(Self::new(super::npy::NpyReader::open_npy(
+            columns, options,
+        )?))
     }
 
     /// A source of the arrays of a `.npz` archive (one column per array, named like the array),
@@ -181,7 +215,27 @@ impl TableSource {
     /// assert!(matches!(err, TableError::NoFiles { .. }));
     /// ```
     pub fn npz(pattern: &str) -> Result<Self, TableError> {
-        Ok(Self::new(super::npy::NpyReader::open_npz(pattern)?))
+        Self::npz_with(pattern, &NpyOptions::new())
+    }
+
+    /// [`npz`](Self::npz) with options ([`NpyOptions::max_resident`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`npz`](Self::npz).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batchline::table::{NpyOptions, TableSource};
+    ///
+    /// let err = TableSource::npz_with("missing.npz", &NpyOptions::new().max_resident(1 << 30)).unwrap_err();
+    /// assert!(err.to_string().contains("missing.npz"));
+    /// ```
+    pub fn npz_with(pattern: &str, options: &NpyOptions) -> Result<Self, TableError> {
+        Ok(Self::new(super::npy::NpyReader::open_npz(
+            pattern, options,
+        )?))
     }
 
     /// The schema of the rows.

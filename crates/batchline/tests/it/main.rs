@@ -24,6 +24,8 @@ mod locks;
 mod macros;
 #[cfg(feature = "table")]
 mod npy;
+#[cfg(feature = "table")]
+mod npy_resident;
 mod parallel;
 mod prefetch;
 mod profile;

@@ -1,4 +1,5 @@
-//! The one `unsafe` call of the library: mapping a file into memory.
+//! The `unsafe` calls of the library: mapping a file into memory, and unmapping the pages of
+//! a range of it (which stay in the page cache).
 
 use std::fs::File;
 use std::path::Path;
@@ -32,4 +33,28 @@ pub(super) fn map(file: &File, path: &Path) -> Result<Mmap, TableError> {
     // SIGBUS (a truncated file) or rows with the new bytes (a rewritten file); no reference
     // into the map outlives the `Arc<Mmap>` that owns it.
     unsafe { Mmap::map(file) }.map_err(TableError::io(path))
+}
+
+/// Unmaps the pages of `len` bytes at `from` in `map` (`MADV_DONTNEED`): the process's resident
+/// memory no longer counts them, the page cache keeps them, and the next read of the range
+/// faults them in again with the same bytes. A failure is only logged: the pages then stay
+/// resident, which is what happens without a limit.
+#[allow(unsafe_code)]
+pub(super) fn drop_pages(map: &Mmap, from: usize, len: usize) {
+    #[cfg(unix)]
+    {
+        // SAFETY: memmap2 marks `MADV_DONTNEED` unsafe because on a private or anonymous map
+        // it discards the contents (the next read sees zeros), which would change memory that
+        // a `&[u8]` borrows. This map is a read-only shared map of a file (`Mmap::map`): the
+        // advice only drops the page table entries, and a later read (even one racing with
+        // this call, from a slice borrowed before it) faults in the file's same bytes from
+        // the page cache. The range is in bounds: the caller passes a block of the map.
+        let result =
+            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len) };
+        if let Err(err) = result {
+            tracing::debug!(error = %err, "madvise(MADV_DONTNEED) failed; the pages stay resident");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (map, from, len);
 }

@@ -4,16 +4,21 @@
 //! The format: <https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html>. A file
 //! is a magic string, a version, a header (a Python dict literal with `descr`,
 //! `fortran_order` and `shape`) and the raw values. Every file is mapped into memory at open
-//! ([`map`](self::map), the library's one `unsafe` call, with its caveat) and its header
+//! ([`map`](self::map), with the library's `unsafe` calls and their caveat) and its header
 //! parsed and checked there ([`header`]); rows are copied out of the map when a batch asks for
 //! them, so the operating system's page cache serves them on demand and nothing is read
-//! before. The members of an `.npz` archive are mapped where they lie in the archive, which
+//! before. With [`NpyOptions::max_resident`], [`resident`] unmaps the pages of the least
+//! recently read blocks once more than the limit is mapped. The members of an `.npz` archive are mapped where they lie in the archive, which
 //! only works for members stored uncompressed (`numpy.savez`): a compressed member
 //! (`numpy.savez_compressed`) is refused at open, naming the archive and the member.
 
 mod header;
 mod map;
+mod options;
+mod resident;
 mod writer;
+
+pub use self::options::NpyOptions;
 
 pub(super) use self::writer::write_npy;
 pub use self::writer::NpyWriter;
@@ -32,6 +37,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use memmap2::Mmap;
 
 use self::header::{npy_error, parse_header, Header};
+use self::resident::Resident;
 use super::reader::Reader;
 use super::TableError;
 
@@ -41,6 +47,8 @@ struct Shard {
     path: PathBuf,
     /// The map of the whole file (of the whole archive, shared by its members).
     map: Arc<Mmap>,
+    /// The number of the map among the reader's maps.
+    map_id: usize,
     header: Header,
 }
 
@@ -106,8 +114,12 @@ impl Column {
     }
 
     /// Copies the rows out of the maps into one buffer, a run of consecutive rows of a shard
-    /// per copy.
-    fn take(&self, rows: &[usize]) -> Result<ArrayRef, TableError> {
+    /// per copy, each recorded in `resident` (if there is a limit) at `tick`.
+    fn take(
+        &self,
+        rows: &[usize],
+        resident: Option<(&Resident, u64)>,
+    ) -> Result<ArrayRef, TableError> {
         let h = self.header();
         let row_bytes = h.row_bytes();
         let mut buffer = MutableBuffer::new(rows.len() * row_bytes);
@@ -131,6 +143,9 @@ impl Column {
             let from = shard.header.data_start + (rows[i] - self.starts[s]) * row_bytes;
             // In bounds: `parse_header` checked that the map holds every row of the shape.
             buffer.extend_from_slice(&shard.map[from..from + run * row_bytes]);
+            if let Some((resident, tick)) = resident.filter(|_| row_bytes > 0) {
+                resident.touch(shard.map_id, from, run * row_bytes, tick);
+            }
             i += run;
         }
         let count = rows.len() * h.width();
@@ -178,38 +193,56 @@ pub(super) struct NpyReader {
     columns: Vec<Column>,
     schema: SchemaRef,
     rows: usize,
+    /// The bound on resident pages, if the options set one.
+    resident: Option<Resident>,
 }
 
-/// Opens and maps a file.
-fn open_map(path: &Path) -> Result<Arc<Mmap>, TableError> {
-    let file = File::open(path).map_err(TableError::io(path))?;
-    map::map(&file, path).map(Arc::new)
+/// The maps of a reader being opened.
+#[derive(Default)]
+struct Maps(Vec<Arc<Mmap>>);
+
+impl Maps {
+    /// Opens and maps a file: the map and its number.
+    fn open(&mut self, path: &Path) -> Result<(Arc<Mmap>, usize), TableError> {
+        let file = File::open(path).map_err(TableError::io(path))?;
+        let map = Arc::new(map::map(&file, path)?);
+        self.0.push(Arc::clone(&map));
+        Ok((map, self.0.len() - 1))
+    }
 }
 
 impl NpyReader {
     pub(super) fn open_npy<'a>(
         columns: impl IntoIterator<Item = (&'a str, &'a str)>,
+        options: &NpyOptions,
     ) -> Result<Self, TableError> {
+        let mut maps = Maps::default();
         let mut out = Vec::new();
         for (name, pattern) in columns {
             let mut shards = Vec::new();
             for path in super::expand(pattern, "npy")? {
-                let map = open_map(&path)?;
+                let (map, map_id) = maps.open(&path)?;
                 let header = parse_header(&map, &path, 0, map.len())?;
-                shards.push(Shard { path, map, header });
+                shards.push(Shard {
+                    path,
+                    map,
+                    map_id,
+                    header,
+                });
             }
             out.push(Column::new(name.to_string(), shards)?);
         }
-        Self::new(out)
+        Self::new(out, maps, options)
     }
 
-    pub(super) fn open_npz(pattern: &str) -> Result<Self, TableError> {
+    pub(super) fn open_npz(pattern: &str, options: &NpyOptions) -> Result<Self, TableError> {
+        let mut maps = Maps::default();
         let mut names: Vec<String> = Vec::new();
         let mut per_column: Vec<Vec<Shard>> = Vec::new();
         let mut first_path = PathBuf::new();
         for (n, path) in super::expand(pattern, "npz")?.into_iter().enumerate() {
             let members = npz_members(&path)?;
-            let map = open_map(&path)?;
+            let (map, map_id) = maps.open(&path)?;
             let these: Vec<String> = members.iter().map(|(name, _, _)| name.clone()).collect();
             if n == 0 {
                 names = these;
@@ -229,6 +262,7 @@ impl NpyReader {
                 per_column[i].push(Shard {
                     path: path.clone(),
                     map: Arc::clone(&map),
+                    map_id,
                     header,
                 });
             }
@@ -238,10 +272,10 @@ impl NpyReader {
             .zip(per_column)
             .map(|(name, shards)| Column::new(name, shards))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::new(columns)
+        Self::new(columns, maps, options)
     }
 
-    fn new(columns: Vec<Column>) -> Result<Self, TableError> {
+    fn new(columns: Vec<Column>, maps: Maps, options: &NpyOptions) -> Result<Self, TableError> {
         let rows = columns.first().map_or(0, |c| c.rows);
         for c in &columns[1..] {
             if c.rows != rows {
@@ -261,6 +295,9 @@ impl NpyReader {
             columns,
             schema,
             rows,
+            resident: options
+                .max_resident
+                .map(|bytes| Resident::new(maps.0, bytes)),
         })
     }
 }
@@ -311,10 +348,11 @@ impl Reader for NpyReader {
     }
 
     fn take(&self, rows: &[usize]) -> Result<RecordBatch, TableError> {
+        let resident = self.resident.as_ref().map(|r| (r, r.tick()));
         let columns = self
             .columns
             .iter()
-            .map(|c| c.take(rows))
+            .map(|c| c.take(rows, resident))
             .collect::<Result<Vec<_>, _>>()?;
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
         RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)
