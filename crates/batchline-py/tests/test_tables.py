@@ -107,6 +107,45 @@ def test_npy_columns_are_memory_mapped_rows(tmp_path):
     assert np.array_equal(b.y, y[rows])
 
 
+def _mapped_rss_kb(path):
+    """The resident kB of this process's maps of ``path`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(None, 1)[0] if line.strip() else ""
+            if "-" in head and not head.endswith(":"):
+                inside = line.rstrip("\n").endswith(str(path))
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc")
+def test_npy_max_resident_bounds_the_mapped_pages(tmp_path):
+    rows, width = 131_072, 64  # 256 B a row: 32 MiB
+    x = np.arange(rows * width, dtype=np.float32).reshape(rows, width)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.arange(rows, dtype=np.int64))
+    del x
+    files = {"x": tmp_path / "x.npy", "y": tmp_path / "y.npy"}
+
+    def epoch(**kw):
+        ds = TableBatch.block_shuffled(TableBatch.from_npy(files, **kw), seed=3, window=1)
+        peak, seen = 0, 0
+        for b in ds.p.load().gen_batch(4096, n_epochs=1, prefetch=2):
+            assert np.array_equal(b.x[:, 0], b.y.astype(np.float32) * width)
+            seen += len(b.y)
+            peak = max(peak, _mapped_rss_kb(tmp_path / "x.npy"))
+        assert seen == rows
+        return peak
+
+    # A window of one block: 65 536 rows, 16 MiB of x.
+    assert epoch(max_resident=20 << 20) <= 24 << 10
+    assert epoch() >= 30 << 10  # without a limit: the whole file
+    with pytest.raises(ValueError, match="max_resident"):
+        TableBatch.from_npy(files, max_resident=0)
+
+
 def test_npy_shards_of_a_folder_are_one_table(tmp_path):
     os.mkdir(tmp_path / "x")
     np.save(tmp_path / "x" / "part-0.npy", np.arange(4.0))

@@ -175,20 +175,29 @@ class TableBatch(Batch):
         return _dataset(data, cls)
 
     @classmethod
-    def from_npy(cls, columns: Dict[str, Any]) -> Any:
+    def from_npy(cls, columns: Dict[str, Any], max_resident: Optional[int] = None) -> Any:
         """One column per ``{name: path}``: a ``.npy`` file, a folder or glob of shards
         (concatenated in name order), memory-mapped (nothing is read up front). An array of
-        shape ``(n, d, ...)`` gives a column of ``n`` rows of ``d x ...`` values."""
+        shape ``(n, d, ...)`` gives a column of ``n`` rows of ``d x ...`` values.
+
+        ``max_resident`` (bytes) bounds the files' pages mapped into the process: once more
+        are mapped, those of the least recently read 1 MiB blocks are unmapped (they stay in
+        the page cache). Without it, as with ``numpy.memmap``, the resident memory grows to
+        every page read. It pays off with ``block_shuffled`` (a window that fits in the
+        limit); under a full shuffle of a larger file nearly every row is a page fault."""
         if not isinstance(columns, dict):
             raise TypeError("from_npy: columns must be a dict {column: path}")
-        data = _batchline.TableData.npy([(str(c), os.fspath(p)) for c, p in columns.items()])
+        data = _batchline.TableData.npy([(str(c), os.fspath(p)) for c, p in columns.items()],
+                                        _max_resident(max_resident, "from_npy"))
         return _dataset(data, cls)
 
     @classmethod
-    def from_npz(cls, path: Any) -> Any:
+    def from_npz(cls, path: Any, max_resident: Optional[int] = None) -> Any:
         """The arrays of an uncompressed ``.npz`` archive (``numpy.savez``), one column each,
-        memory-mapped; a folder or glob of shards is one table."""
-        return _dataset(_batchline.TableData.npz(os.fspath(path)), cls)
+        memory-mapped; a folder or glob of shards is one table. ``max_resident`` as in
+        ``from_npy``."""
+        return _dataset(_batchline.TableData.npz(os.fspath(path),
+                                                 _max_resident(max_resident, "from_npz")), cls)
 
 
     @classmethod
@@ -283,3 +292,13 @@ class TableStats:
 
     def __repr__(self) -> str:
         return f"TableStats({self.columns})"
+
+
+def _max_resident(value: Any, where: str) -> Optional[int]:
+    """``max_resident`` checked: ``None`` or a positive number of bytes."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{where}: max_resident must be a positive number of bytes, "
+                         f"got {value!r}")
+    return value

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema};
-use batchline::table::{CsvOptions, ParquetOptions, TableBatch, TableSource, TableStats};
+use batchline::table::{
+    CsvOptions, NpyOptions, ParquetOptions, TableBatch, TableSource, TableStats,
+};
 use batchline::{ActionError, Batch, BatchIndex};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -171,21 +173,25 @@ impl TableData {
     }
 
     /// One column per `(name, pattern)` of memory-mapped `.npy` files (a file, a folder or a
-    /// glob of shards).
+    /// glob of shards), with at most about `max_resident` bytes of their pages mapped.
     #[staticmethod]
-    fn npy(columns: Vec<(String, String)>) -> PyResult<Self> {
+    #[pyo3(signature = (columns, max_resident=None))]
+    fn npy(columns: Vec<(String, String)>, max_resident: Option<usize>) -> PyResult<Self> {
         if columns.is_empty() {
             return Err(PyValueError::new_err("from_npy: no columns given"));
         }
         let pairs = columns.iter().map(|(c, p)| (c.as_str(), p.as_str()));
-        let source = TableSource::npy(pairs).map_err(|e| open_error("from_npy", e))?;
+        let source = TableSource::npy_with(pairs, &npy_options(max_resident))
+            .map_err(|e| open_error("from_npy", e))?;
         Ok(Self::of(source))
     }
 
     /// The arrays of an uncompressed `.npz` archive (or shards), memory-mapped.
     #[staticmethod]
-    fn npz(pattern: &str) -> PyResult<Self> {
-        let source = TableSource::npz(pattern).map_err(|e| open_error("from_npz", e))?;
+    #[pyo3(signature = (pattern, max_resident=None))]
+    fn npz(pattern: &str, max_resident: Option<usize>) -> PyResult<Self> {
+        let source = TableSource::npz_with(pattern, &npy_options(max_resident))
+            .map_err(|e| open_error("from_npz", e))?;
         Ok(Self::of(source))
     }
 
@@ -308,5 +314,13 @@ impl PyBatch {
             },
         )?;
         Ok(&mut native.0)
+    }
+}
+
+/// The options of a `.npy` / `.npz` source.
+fn npy_options(max_resident: Option<usize>) -> NpyOptions {
+    match max_resident {
+        Some(bytes) => NpyOptions::new().max_resident(bytes),
+        None => NpyOptions::new(),
     }
 }
