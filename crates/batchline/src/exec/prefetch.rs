@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -63,6 +64,8 @@ pub(crate) struct Prefetch<B: Batch> {
     /// The epoch of the last batch handed out.
     last_epoch: u64,
     workers: Vec<JoinHandle<()>>,
+    /// Set while an idle worker spins for the next job ([`next_job`]).
+    spinner: Arc<AtomicBool>,
 }
 
 /// What [`Prefetch::next_outcome`] found before its deadline.
@@ -102,6 +105,7 @@ impl<B: Batch> Prefetch<B> {
             exhausted: false,
             last_epoch: 0,
             workers: Vec::new(),
+            spinner: Arc::new(AtomicBool::new(false)),
         };
         me.spawn()?;
         Ok(me)
@@ -109,14 +113,15 @@ impl<B: Batch> Prefetch<B> {
 
     fn spawn(&mut self) -> std::io::Result<()> {
         let w = self.workers.len() + 1;
-        let (run, jobs, out) = (
+        let (run, jobs, out, spinner) = (
             Arc::clone(&self.run),
             self.queue.clone(),
             Arc::clone(&self.outcomes),
+            Arc::clone(&self.spinner),
         );
         let handle = std::thread::Builder::new()
             .name(format!("batchline-worker-{w}"))
-            .spawn(move || worker(&run, &jobs, &out, w))?;
+            .spawn(move || worker(&run, &jobs, &out, &spinner, w))?;
         self.workers.push(handle);
         Ok(())
     }
@@ -265,8 +270,14 @@ impl<B: Batch> Drop for Delivery<'_, B> {
 }
 
 /// A worker's loop: processes jobs until the queue closes.
-fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job<B>>, out: &Outcomes<Outcome<B>>, w: usize) {
-    for (batch, drawn) in jobs {
+fn worker<B: Batch>(
+    run: &Run<B>,
+    jobs: &Receiver<Job<B>>,
+    out: &Outcomes<Outcome<B>>,
+    spinner: &AtomicBool,
+    w: usize,
+) {
+    while let Some((batch, drawn)) = next_job::<B>(jobs, spinner) {
         let delivery = Delivery {
             out,
             batch,
@@ -279,4 +290,39 @@ fn worker<B: Batch>(run: &Run<B>, jobs: &Receiver<Job<B>>, out: &Outcomes<Outcom
         };
         delivery.send(outcome);
     }
+}
+
+/// How long an idle worker looks for the next job, yielding its core between looks, before it
+/// sleeps until one is sent. A consumer with a few microseconds of work per batch (a Python
+/// loop) sends a job every few microseconds: a worker that slept would need a wake-up per
+/// job, which costs more than that on a busy machine. One idle worker at a time spins (the
+/// others sleep at once), so that spinning never takes more than one core from the workers
+/// with jobs and the consumer.
+const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The next job, `None` once the queue is closed. `spinner` is set while a worker spins.
+fn next_job<B: Batch>(jobs: &Receiver<Job<B>>, spinner: &AtomicBool) -> Option<Job<B>> {
+    match jobs.try_recv() {
+        Ok(job) => return Some(job),
+        Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+        Err(crossbeam_channel::TryRecvError::Empty) => {}
+    }
+    if spinner.swap(true, Ordering::Acquire) {
+        return jobs.recv().ok();
+    }
+    let start = Instant::now();
+    let job = loop {
+        std::thread::yield_now();
+        match jobs.try_recv() {
+            Ok(job) => break Some(job),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => break None,
+            Err(crossbeam_channel::TryRecvError::Empty) => {}
+        }
+        if start.elapsed() >= IDLE_SPIN {
+            spinner.store(false, Ordering::Release);
+            return jobs.recv().ok();
+        }
+    };
+    spinner.store(false, Ordering::Release);
+    job
 }
