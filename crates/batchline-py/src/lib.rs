@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 
 mod batch;
 mod errors;
+mod gil;
 mod images;
 mod index;
 mod plan;

@@ -62,7 +62,9 @@ fn call_python(
 ) -> Result<(), ActionError> {
     // A worker keeps one thread state for its life instead of one per call.
     crate::thread_state::keep();
+    crate::gil::wait_until_free();
     Python::attach(|py| {
+        let _holding = crate::gil::Holding::new();
         if batch.discarded {
             return Err(ActionError::msg(format!(
                 "action {name:?}: the batch is None (an earlier action returned None or \
@@ -250,6 +252,7 @@ impl Plan {
         Ok(RunIter {
             inner: Mutex::new(Some(iter)),
             summary: Mutex::new(None),
+            consumer: Default::default(),
         })
     }
 }
@@ -260,6 +263,8 @@ pub(crate) struct RunIter {
     inner: Mutex<Option<BatchIter<PyBatch>>>,
     /// What the run did, kept when it ends.
     summary: Mutex<Option<Summary>>,
+    /// Set while the consumer runs the user's loop with a batch (see `gil`).
+    consumer: crate::gil::ConsumerMark,
 }
 
 /// A run's report, as the Python API shows it.
@@ -308,6 +313,7 @@ impl RunIter {
     /// Ends the run held in `slot`: keeps its summary, then stops it and joins every worker
     /// with the GIL released (a worker may need it to finish a Python action).
     fn end(&self, py: Python<'_>, slot: &mut Option<BatchIter<PyBatch>>) {
+        self.consumer.leave();
         if let Some(iter) = slot.take() {
             if let Ok(mut s) = self.summary.lock() {
                 *s = Some(Summary::of(&iter));
@@ -328,6 +334,7 @@ impl RunIter {
             .inner
             .try_lock()
             .map_err(|_| PyRuntimeError::new_err("this run is being iterated by another thread"))?;
+        self.consumer.leave();
         let Some(iter) = guard.as_mut() else {
             return Ok(None);
         };
@@ -336,7 +343,15 @@ impl RunIter {
         // (With `prefetch=0` the batch is made on this thread; a Python action then gets the
         // KeyboardInterrupt itself, which reaches the consumer as that action's error.)
         let item = loop {
-            if let Some(item) = py.detach(|| iter.next_timeout(SIGNAL_CHECK)) {
+            let item = py.detach(|| {
+                let item = iter.next_timeout(SIGNAL_CHECK);
+                if item.is_some() {
+                    // Let a worker in a Python action finish it before taking the GIL back.
+                    crate::gil::wait_until_free();
+                }
+                item
+            });
+            if let Some(item) = item {
                 break item;
             }
             if let Err(interrupted) = py.check_signals() {
@@ -346,7 +361,11 @@ impl RunIter {
             }
         };
         match item {
-            Some(Ok(batch)) => Ok(Some(batch.into_output(py)?)),
+            Some(Ok(batch)) => {
+                let out = batch.into_output(py)?;
+                self.consumer.enter();
+                Ok(Some(out))
+            }
             Some(Err(err)) => Err(to_py_err(py, err)),
             None => {
                 self.end(py, &mut guard);
@@ -392,6 +411,7 @@ impl RunIter {
 
 impl Drop for RunIter {
     fn drop(&mut self) {
+        self.consumer.leave();
         let taken = match self.inner.get_mut() {
             Ok(slot) => slot.take(),
             Err(poisoned) => poisoned.into_inner().take(),
