@@ -8,9 +8,9 @@
 //! while the consumer runs the user's loop, so every batch hands the GIL over at least twice:
 //! with 3 no-op actions that was most of the per-batch cost (about 15 µs). The consumer and
 //! the workers mark the time they hold the GIL ([`ConsumerMark`] between two `__next__`,
-//! [`Holding`] in an action); [`wait_until_free`] yields for up to [`WAIT`] while any of them does.
-//! Other Python threads are not counted: at worst a wait runs out and the thread sleeps on
-//! the GIL as before.
+//! [`Holding`] in an action); [`wait_until_free`] yields for up to [`WAIT`] while any of them
+//! does. Other Python threads are not counted: at worst a wait runs out and the thread sleeps
+//! on the GIL as before.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -8,9 +8,10 @@
 //! parsed and checked there ([`header`]); rows are copied out of the map when a batch asks for
 //! them, so the operating system's page cache serves them on demand and nothing is read
 //! before. With [`NpyOptions::max_resident`], [`resident`] unmaps the pages of the least
-//! recently read blocks once more than the limit is mapped. The members of an `.npz` archive are mapped where they lie in the archive, which
-//! only works for members stored uncompressed (`numpy.savez`): a compressed member
-//! (`numpy.savez_compressed`) is refused at open, naming the archive and the member.
+//! recently read blocks once more than the limit is mapped. The members of an `.npz` archive
+//! are mapped where they lie in the archive, which only works for members stored
+//! uncompressed (`numpy.savez`): a compressed member (`numpy.savez_compressed`) is refused at
+//! open, naming the archive and the member.
 
 mod header;
 mod map;
