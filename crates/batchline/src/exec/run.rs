@@ -82,6 +82,11 @@ impl<B: Batch> Run<B> {
         }
     }
 
+    /// The fingerprint of the run's index (computed once per index, then cached).
+    pub(crate) fn index_fingerprint(&self) -> u64 {
+        self.dataset.index().fingerprint()
+    }
+
     /// Reports an event to the observer, if there is one. A panic of the observer is caught:
     /// the run ends at that batch ([`observer_panic`](Self::observer_panic)).
     #[inline]
