@@ -67,10 +67,6 @@ pub(crate) struct Origin {
     pub(crate) spec: crate::index::BatchSpec,
     pub(crate) endless: bool,
     pub(crate) index_len: u64,
-    /// The index's fingerprint: the checkpoint's for a resumed run; `None` for a fresh run,
-    /// whose index is hashed when a checkpoint is first taken (an O(n) pass over the ids that
-    /// a run never checkpointed does not pay).
-    pub(crate) index_fingerprint: Option<u64>,
     pub(crate) pipeline_fingerprint: u64,
     /// The number of the run's first batch (0, or where a resumed run starts).
     pub(crate) first: u64,
@@ -238,9 +234,9 @@ impl<B: Batch> BatchIter<B> {
             spec: o.spec.clone(),
             endless: o.endless,
             index_len: o.index_len,
-            index_fingerprint: o
-                .index_fingerprint
-                .unwrap_or_else(|| self.run.index_fingerprint()),
+            // Hashed here, not at the start (an O(n) pass over the ids that a run never
+            // checkpointed does not pay); a resumed run's index was checked to hash the same.
+            index_fingerprint: self.run.index_fingerprint(),
             pipeline_fingerprint: o.pipeline_fingerprint,
             variables,
             checksum: 0,

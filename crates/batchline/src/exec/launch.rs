@@ -54,7 +54,6 @@ pub(crate) fn launch<B: Batch>(
                     && spec.batches.n_epochs.is_none()
                     && spec.batches.n_iters.is_none(),
                 index_len: len as u64,
-                index_fingerprint: None,
                 pipeline_fingerprint: fingerprint(plan),
                 first,
             }
@@ -69,7 +68,6 @@ pub(crate) fn launch<B: Batch>(
                 spec: c.spec.clone(),
                 endless: c.endless,
                 index_len: c.index_len,
-                index_fingerprint: Some(c.index_fingerprint),
                 pipeline_fingerprint: c.pipeline_fingerprint,
                 first: c.next_batch,
             }

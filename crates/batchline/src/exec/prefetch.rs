@@ -302,27 +302,28 @@ const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// The next job, `None` once the queue is closed. `spinner` is set while a worker spins.
 fn next_job<B: Batch>(jobs: &Receiver<Job<B>>, spinner: &AtomicBool) -> Option<Job<B>> {
-    match jobs.try_recv() {
-        Ok(job) => return Some(job),
-        Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-        Err(crossbeam_channel::TryRecvError::Empty) => {}
+    // `Some(found)` once the queue has a job or is closed.
+    let look = || match jobs.try_recv() {
+        Ok(job) => Some(Some(job)),
+        Err(crossbeam_channel::TryRecvError::Disconnected) => Some(None),
+        Err(crossbeam_channel::TryRecvError::Empty) => None,
+    };
+    if let Some(found) = look() {
+        return found;
     }
     if spinner.swap(true, Ordering::Acquire) {
         return jobs.recv().ok();
     }
     let start = Instant::now();
-    let job = loop {
+    let found = loop {
         std::thread::yield_now();
-        match jobs.try_recv() {
-            Ok(job) => break Some(job),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => break None,
-            Err(crossbeam_channel::TryRecvError::Empty) => {}
+        if let Some(found) = look() {
+            break Some(found);
         }
         if start.elapsed() >= IDLE_SPIN {
-            spinner.store(false, Ordering::Release);
-            return jobs.recv().ok();
+            break None;
         }
     };
     spinner.store(false, Ordering::Release);
-    job
+    found.unwrap_or_else(|| jobs.recv().ok())
 }
